@@ -1,0 +1,31 @@
+"""The compile pipeline as one pure function: parsed specs -> {relative path: text}."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llmops.compiler.emit.dvc import emit_dvc
+from llmops.compiler.graph import StageGraph, build_graph
+from llmops.compiler.load import ParsedProject
+from llmops.compiler.resolve import Index, resolve
+from llmops.compiler.stages import build_stages
+
+
+@dataclass(frozen=True)
+class Compiled:
+    index: Index
+    graph: StageGraph
+    files: dict[str, str]
+
+
+def plan_graph(parsed: ParsedProject) -> tuple[Index, StageGraph]:
+    index = resolve(parsed)
+    return index, build_graph(build_stages(index))
+
+
+def compile_project(parsed: ParsedProject) -> Compiled:
+    from llmops.compiler.emit.workflows import emit_workflows
+
+    index, graph = plan_graph(parsed)
+    files = {**emit_dvc(graph), **emit_workflows(index, graph)}
+    return Compiled(index, graph, dict(sorted(files.items())))

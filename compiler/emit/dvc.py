@@ -1,0 +1,46 @@
+"""dvc.yaml and the per-stage params files, from the stage graph."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+
+import yaml
+
+from llmops.compiler.emit.header import HEADER_TEXT, yaml_header
+from llmops.compiler.graph import StageGraph
+from llmops.compiler.stages import Stage
+
+
+def emit_dvc(graph: StageGraph) -> dict[str, str]:
+    stages = graph.pipeline
+    files = {"dvc.yaml": _dvc_yaml(stages)}
+    for stage in stages:
+        files[stage.config_path] = stage_config_text(stage)
+    return files
+
+
+def stage_config_text(stage: Stage) -> str:
+    body = {"//": HEADER_TEXT, **stage.config}
+    return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _dvc_yaml(stages: tuple[Stage, ...]) -> str:
+    doc: dict[str, Any] = {"stages": {s.name: _stage_entry(s) for s in stages}}
+    body = yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000)
+    return yaml_header() + body
+
+
+def _stage_entry(stage: Stage) -> dict[str, Any]:
+    entry: dict[str, Any] = {"cmd": f"llmops run {shlex.quote(stage.name)}"}
+    if stage.deps:
+        entry["deps"] = list(stage.deps)
+    entry["params"] = [{stage.config_path: None}]
+    if stage.outs:
+        entry["outs"] = list(stage.outs)
+    if stage.metrics:
+        entry["metrics"] = [{m: {"cache": False}} for m in stage.metrics]
+    if stage.plots:
+        entry["plots"] = [{p: {"cache": False}} for p in stage.plots]
+    return entry

@@ -1,0 +1,120 @@
+"""Resolve: names -> specs. Every duplicate and dangling reference is reported in one pass."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from llmops.compiler.diagnose import suggest
+from llmops.compiler.load import ParsedProject, SpecFile
+from llmops.compiler.spec.common import ModelRef
+from llmops.errors import Diagnostic, SpecError
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Index:
+    """Specs by kind and name; what the graph and the emitters look things up in."""
+
+    parsed: ParsedProject
+    by_kind: dict[str, dict[str, SpecFile]]
+
+    def get(self, kind: str, name: str) -> SpecFile:
+        return self.by_kind[kind][name]
+
+    def all(self, kind: str) -> list[SpecFile]:
+        return [self.by_kind[kind][n] for n in sorted(self.by_kind.get(kind, {}))]
+
+
+def resolve(parsed: ParsedProject) -> Index:
+    errors: list[Diagnostic] = []
+    by_kind: dict[str, dict[str, SpecFile]] = {}
+    seen: dict[tuple[str, str], list[SpecFile]] = {}
+    for sf in parsed.specs:
+        seen.setdefault((sf.kind, sf.name), []).append(sf)
+    for (kind, name), files in seen.items():
+        by_kind.setdefault(kind, {})[name] = files[0]
+        if len(files) > 1:
+            others = ", ".join(f.path for f in files)
+            for sf in files:
+                errors.append(sf.at("name", message=f"duplicate {kind} name '{name}' (defined in {others})"))
+    for sf in parsed.specs:
+        for loc, kind, name in references(sf):
+            target = by_kind.get(kind, {}).get(name)
+            if target is None:
+                hint = suggest(name, by_kind.get(kind, {}))
+                errors.append(sf.at(*loc, message=f"unknown {kind} '{name}'", hint=hint))
+            elif kind == "Deployment" and target.spec.status == "retired":
+                errors.append(sf.at(*loc, message=f"Deployment '{name}' is retired ({target.path})"))
+        errors.extend(_consistency(sf, by_kind))
+    if errors:
+        raise SpecError(errors)
+    return Index(parsed, by_kind)
+
+
+def references(sf: SpecFile) -> Iterator[tuple[Loc, str, str]]:
+    """Every (location, kind, name) a spec points at."""
+    s = sf.spec
+    if sf.kind == "Dataset":
+        for i, src in enumerate(s.sources):
+            if src.dataset:
+                yield ("sources", i, "dataset"), "Dataset", src.dataset
+    elif sf.kind == "Prompt":
+        if s.dataset:
+            yield ("dataset",), "Dataset", s.dataset
+    elif sf.kind == "FineTune":
+        yield ("dataset",), "Dataset", s.dataset
+        yield ("prompt",), "Prompt", s.prompt
+        if s.base_model.finetune:
+            yield ("base_model", "finetune"), "FineTune", s.base_model.finetune
+        if s.base_model.build:
+            yield ("base_model", "build", "tokenizer_dataset"), "Dataset", s.base_model.build.tokenizer_dataset
+    elif sf.kind == "EvalSuite":
+        for field in ("models", "baselines"):
+            for i, ref in enumerate(getattr(s, field)):
+                yield from _model_ref((field, i), ref)
+        yield ("dataset",), "Dataset", s.dataset
+        yield ("prompt",), "Prompt", s.prompt
+    elif sf.kind == "Policy":
+        for i, name in enumerate(s.applies_to.finetunes):
+            yield ("applies_to", "finetunes", i), "FineTune", name
+        for i, name in enumerate(s.applies_to.deployments):
+            yield ("applies_to", "deployments", i), "Deployment", name
+        for i, rule in enumerate(s.rules):
+            if rule.suite:
+                yield ("rules", i, "suite"), "EvalSuite", rule.suite
+            for field in ("model", "baseline"):
+                ref = getattr(rule, field)
+                if ref is not None:
+                    yield from _model_ref(("rules", i, field), ref)
+    elif sf.kind == "Deployment":
+        yield from _model_ref(("model",), s.model)
+        for i, name in enumerate(s.policies):
+            yield ("policies", i), "Policy", name
+
+
+def _model_ref(loc: Loc, ref: ModelRef) -> Iterator[tuple[Loc, str, str]]:
+    if ref.finetune:
+        yield loc + ("finetune",), "FineTune", ref.finetune
+    if ref.base_of:
+        yield loc + ("base_of",), "FineTune", ref.base_of
+    if ref.deployment:
+        yield loc + ("deployment",), "Deployment", ref.deployment
+
+
+def _consistency(sf: SpecFile, by_kind: dict[str, dict[str, SpecFile]]) -> list[Diagnostic]:
+    """Cross-spec rules that a single model cannot check on its own."""
+    found = []
+    if sf.kind == "FineTune":
+        prompt = by_kind.get("Prompt", {}).get(sf.spec.prompt)
+        if prompt and prompt.spec.dataset and prompt.spec.dataset != sf.spec.dataset:
+            found.append(
+                sf.at(
+                    "prompt",
+                    message=f"Prompt '{prompt.name}' renders Dataset '{prompt.spec.dataset}', "
+                    f"but this FineTune trains on '{sf.spec.dataset}'",
+                    hint="use a prompt for the same dataset",
+                )
+            )
+    return found

@@ -1,0 +1,368 @@
+"""Stages: the units of work each spec becomes, with their inputs, outputs and resolved config.
+
+The resolved config holds only what changes a stage's result (spec fields without free text,
+upstream paths, the runner's version). It is written to `.llmops/stages/<stage>.json` and
+tracked by DVC as params, so a new description reruns nothing and a new learning rate reruns
+exactly the tuning stage and what follows it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmops.compiler.load import SpecFile
+from llmops.compiler.resolve import Index
+from llmops.compiler.spec.common import ModelRef
+from llmops.runners.versions import RUNNER_VERSIONS
+
+STAGE_CONFIG_DIR = ".llmops/stages"
+_GLOB = re.compile(r"[*?\[{]")
+_NOT_RESULT_FIELDS = {"description": True, "labels": True, "apiVersion": True}
+_NOT_RESULT_RESOURCES = {"runner", "labels", "timeout_minutes"}
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    kind: str
+    spec: SpecFile
+    config: dict[str, Any]
+    deps: tuple[str, ...] = ()
+    outs: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+    plots: tuple[str, ...] = ()
+    upstream: tuple[str, ...] = ()
+    runner: str = "cpu"
+    runs_on: tuple[str, ...] = ()
+    gpus: int = 0
+    timeout_minutes: int = 360
+    in_pipeline: bool = True
+    environment: str | None = None
+    schedule: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def config_path(self) -> str:
+        return f"{STAGE_CONFIG_DIR}/{self.name}.json"
+
+
+class _Builder:
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self.project = index.parsed.project
+        self.paths = self.project.paths
+
+    def all(self) -> list[Stage]:
+        stages: list[Stage] = []
+        for sf in self.index.all("Dataset"):
+            stages.append(self.dataset(sf))
+        for sf in self.index.all("Prompt"):
+            if sf.spec.dataset:
+                stages.append(self.prompt(sf))
+        for sf in self.index.all("FineTune"):
+            if sf.spec.base_model.build:
+                stages.append(self.base(sf))
+            stages.append(self.tune(sf))
+        for sf in self.index.all("EvalSuite"):
+            stages.append(self.eval(sf))
+        for sf in self.index.all("Policy"):
+            if sf.spec.review:
+                stages.append(self.review(sf))
+            stages.append(self.gate(sf))
+        for sf in self.index.all("Deployment"):
+            if sf.spec.status == "active":
+                stages.append(self.deploy(sf))
+                if sf.spec.monitoring.schedule:
+                    stages.append(self.monitor(sf))
+        return stages
+
+    # -- paths every stage agrees on ------------------------------------------------------
+
+    def dataset_dir(self, name: str) -> str:
+        return f"{self.paths.artifacts}/datasets/{name}"
+
+    def prompt_dir(self, name: str) -> str:
+        return f"{self.paths.artifacts}/prompts/{name}"
+
+    def base_dir(self, finetune: str) -> str:
+        return f"{self.paths.artifacts}/base/{finetune}"
+
+    def model_dir(self, finetune: str) -> str:
+        return f"{self.paths.artifacts}/models/{finetune}"
+
+    def metrics_file(self, stage: str) -> str:
+        return f"{self.paths.metrics}/{stage}.json"
+
+    def model_location(self, ref: ModelRef) -> tuple[str | None, str | None, dict[str, Any]]:
+        """(dependency path, upstream stage, runner-facing description) of a model reference."""
+        if ref.finetune:
+            return self.model_dir(ref.finetune), f"tune-{ref.finetune}", {"path": self.model_dir(ref.finetune)}
+        if ref.base_of:
+            base = self.index.get("FineTune", ref.base_of).spec.base_model
+            return self.base_model_location(ref.base_of, base)
+        if ref.deployment:
+            return None, None, {"deployment": ref.deployment}
+        if ref.path:
+            return ref.path, None, {"path": ref.path}
+        return None, None, {"hub": ref.hub, "revision": ref.revision}
+
+    def base_model_location(self, finetune: str, base: Any) -> tuple[str | None, str | None, dict[str, Any]]:
+        if base.build:
+            return self.base_dir(finetune), f"base-{finetune}", {"path": self.base_dir(finetune)}
+        if base.finetune:
+            return self.model_dir(base.finetune), f"tune-{base.finetune}", {"path": self.model_dir(base.finetune)}
+        if base.path:
+            return base.path, None, {"path": base.path}
+        return None, None, {"hub": base.hub, "revision": base.revision}
+
+    # -- one method per stage kind -------------------------------------------------------
+
+    def make(self, kind: str, sf: SpecFile, *, name: str | None = None, **kw: Any) -> Stage:
+        name = name or f"{kind}-{sf.name}"
+        spec = sf.spec
+        resources = getattr(spec, "resources", None)
+        runner = resources.runner_class if resources else "cpu"
+        labels = tuple(resources.labels) if resources and resources.labels else tuple(
+            getattr(self.project.defaults.runners, runner)
+        )
+        outputs = {
+            "outs": list(kw.get("outs", ())),
+            "metrics": list(kw.get("metrics", ())),
+            "plots": list(kw.get("plots", ())),
+        }
+        config = {
+            "stage": name,
+            "kind": kind,
+            "runner_version": RUNNER_VERSIONS[kind],
+            "spec": _result_fields(spec),
+            "inputs": kw.pop("inputs", {}),
+            "outputs": outputs,
+        }
+        deps = tuple(sorted(set(kw.pop("deps", ()))))
+        upstream = tuple(sorted(set(u for u in kw.pop("upstream", ()) if u)))
+        return Stage(
+            name=name,
+            kind=kind,
+            spec=sf,
+            config=config,
+            deps=deps,
+            upstream=upstream,
+            runner=runner,
+            runs_on=labels,
+            gpus=resources.gpus if resources else 0,
+            timeout_minutes=resources.timeout_minutes if resources else 360,
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in kw.items()},
+        )
+
+    def dataset(self, sf: SpecFile) -> Stage:
+        deps, upstream, datasets = [], [], {}
+        for src in sf.spec.sources:
+            if src.path:
+                deps.append(_glob_root(src.path))
+            elif src.dataset:
+                deps.append(self.dataset_dir(src.dataset))
+                upstream.append(f"data-{src.dataset}")
+                datasets[src.dataset] = self.dataset_dir(src.dataset)
+            elif src.huggingface and src.huggingface.path:
+                deps.append(src.huggingface.path)
+        if sf.spec.labels and sf.spec.labels.join:
+            deps.append(sf.spec.labels.join)
+        seed = sf.spec.split.seed if sf.spec.split.seed is not None else self.project.defaults.seed
+        stage = self.make(
+            "data",
+            sf,
+            deps=deps,
+            upstream=upstream,
+            inputs={"datasets": datasets, "seed": seed},
+            outs=[self.dataset_dir(sf.name)],
+            metrics=[self.metrics_file(f"data-{sf.name}")],
+        )
+        return stage
+
+    def prompt(self, sf: SpecFile) -> Stage:
+        deps = [self.dataset_dir(sf.spec.dataset)]
+        if sf.spec.template_file:
+            deps.append(_beside(sf.path, sf.spec.template_file))
+        return self.make(
+            "prompt",
+            sf,
+            deps=deps,
+            upstream=[f"data-{sf.spec.dataset}"],
+            inputs={"dataset": self.dataset_dir(sf.spec.dataset), "spec_dir": _dirname(sf.path)},
+            outs=[self.prompt_dir(sf.name)],
+            metrics=[self.metrics_file(f"prompt-{sf.name}")],
+        )
+
+    def base(self, sf: SpecFile) -> Stage:
+        build = sf.spec.base_model.build
+        data = self.dataset_dir(build.tokenizer_dataset)
+        return self.make(
+            "base",
+            sf,
+            deps=[data],
+            upstream=[f"data-{build.tokenizer_dataset}"],
+            inputs={"dataset": data, "seed": self.seed(sf.spec.training.seed)},
+            outs=[self.base_dir(sf.name)],
+            metrics=[self.metrics_file(f"base-{sf.name}")],
+        )
+
+    def tune(self, sf: SpecFile) -> Stage:
+        spec = sf.spec
+        base_dep, base_stage, base = self.base_model_location(sf.name, spec.base_model)
+        prompt = self.index.get("Prompt", spec.prompt)
+        deps = [self.dataset_dir(spec.dataset), base_dep]
+        upstream = [f"data-{spec.dataset}", base_stage]
+        examples = None
+        if prompt.spec.dataset:
+            examples = self.prompt_dir(prompt.name)
+            deps.append(examples)
+            upstream.append(f"prompt-{prompt.name}")
+        elif prompt.spec.template_file:
+            deps.append(_beside(prompt.path, prompt.spec.template_file))
+        return self.make(
+            "tune",
+            sf,
+            deps=[d for d in deps if d],
+            upstream=upstream,
+            inputs={
+                "dataset": self.dataset_dir(spec.dataset),
+                "examples": examples,
+                "prompt": _result_fields(prompt.spec),
+                "base_model": base,
+                "seed": self.seed(spec.training.seed),
+            },
+            outs=[self.model_dir(sf.name)],
+            metrics=[self.metrics_file(f"tune-{sf.name}")],
+            plots=[f"{self.paths.plots}/tune-{sf.name}"],
+        )
+
+    def eval(self, sf: SpecFile) -> Stage:
+        spec = sf.spec
+        deps = [self.dataset_dir(spec.dataset)]
+        upstream = [f"data-{spec.dataset}"]
+        models: dict[str, list[dict[str, Any]]] = {"models": [], "baselines": []}
+        for group in ("models", "baselines"):
+            for ref in getattr(spec, group):
+                dep, stage, where = self.model_location(ref)
+                deps.append(dep)
+                upstream.append(stage)
+                models[group].append({"label": ref.label, **where})
+        prompt = self.index.get("Prompt", spec.prompt)
+        if prompt.spec.template_file:
+            deps.append(_beside(prompt.path, prompt.spec.template_file))
+        return self.make(
+            "eval",
+            sf,
+            deps=[d for d in deps if d],
+            upstream=upstream,
+            inputs={
+                "dataset": self.dataset_dir(spec.dataset),
+                "prompt": _result_fields(prompt.spec),
+                "prompt_dir": _dirname(prompt.path),
+                "seed": self.seed(spec.generation.seed),
+                **models,
+            },
+            outs=[f"{self.paths.artifacts}/evals/{sf.name}"],
+            metrics=[self.metrics_file(f"eval-{sf.name}")],
+            plots=[f"{self.paths.plots}/eval-{sf.name}"],
+        )
+
+    def guarded_models(self, sf: SpecFile) -> list[str]:
+        names = set(sf.spec.applies_to.finetunes)
+        for dep_name in sf.spec.applies_to.deployments:
+            ref = self.index.get("Deployment", dep_name).spec.model
+            if ref.finetune:
+                names.add(ref.finetune)
+        return sorted(names)
+
+    def review(self, sf: SpecFile) -> Stage:
+        models = self.guarded_models(sf)
+        return self.make(
+            "review",
+            sf,
+            deps=[self.model_dir(m) for m in models],
+            upstream=[f"tune-{m}" for m in models],
+            inputs={"models": {m: self.model_dir(m) for m in models}},
+            outs=[f"{self.paths.artifacts}/reviews/{sf.name}"],
+            metrics=[self.metrics_file(f"review-{sf.name}")],
+        )
+
+    def gate(self, sf: SpecFile) -> Stage:
+        suites = sorted({r.suite for r in sf.spec.rules if r.suite})
+        deps = [self.metrics_file(f"eval-{s}") for s in suites]
+        upstream = [f"eval-{s}" for s in suites]
+        if sf.spec.review:
+            deps.append(self.metrics_file(f"review-{sf.name}"))
+            upstream.append(f"review-{sf.name}")
+        return self.make(
+            "gate",
+            sf,
+            deps=deps,
+            upstream=upstream,
+            inputs={"results": deps},
+            metrics=[self.metrics_file(f"gate-{sf.name}")],
+        )
+
+    def deploy(self, sf: SpecFile) -> Stage:
+        spec = sf.spec
+        dep, stage, where = self.model_location(spec.model)
+        upstream = [stage] + [f"gate-{p}" for p in spec.policies]
+        return self.make(
+            "deploy",
+            sf,
+            deps=[d for d in [dep] if d],
+            upstream=upstream,
+            inputs={"model": where, "policies": list(spec.policies)},
+            outs=[f"deploy/{sf.name}"],
+            in_pipeline=False,
+            environment=spec.environment,
+        )
+
+    def monitor(self, sf: SpecFile) -> Stage:
+        return self.make(
+            "monitor",
+            sf,
+            upstream=[f"deploy-{sf.name}"],
+            inputs={"policies": list(sf.spec.policies)},
+            metrics=[self.metrics_file(f"monitor-{sf.name}")],
+            in_pipeline=False,
+            schedule=sf.spec.monitoring.schedule,
+        )
+
+    def seed(self, value: int | None) -> int:
+        return value if value is not None else self.project.defaults.seed
+
+
+def build_stages(index: Index) -> list[Stage]:
+    return _Builder(index).all()
+
+
+def _result_fields(spec: Any) -> dict[str, Any]:
+    data = spec.model_dump(mode="json", exclude=_NOT_RESULT_FIELDS)
+    if isinstance(data.get("resources"), dict):
+        for key in _NOT_RESULT_RESOURCES:
+            data["resources"].pop(key, None)
+    return data
+
+
+def _glob_root(path: str) -> str:
+    """The folder to depend on for a glob (DVC deps are paths, not patterns)."""
+    if not _GLOB.search(path):
+        return path
+    parts = []
+    for part in path.split("/"):
+        if _GLOB.search(part):
+            break
+        parts.append(part)
+    return "/".join(parts) or "."
+
+
+def _dirname(path: str) -> str:
+    return path.rsplit("/", 1)[0] if "/" in path else "."
+
+
+def _beside(spec_path: str, relative: str) -> str:
+    folder = _dirname(spec_path)
+    return relative if folder == "." else f"{folder}/{relative}"
