@@ -27,5 +27,7 @@ def compile_project(parsed: ParsedProject) -> Compiled:
     from llmops.compiler.emit.workflows import emit_workflows
 
     index, graph = plan_graph(parsed)
-    files = {**emit_dvc(graph), **emit_workflows(index, graph)}
+    from llmops.compiler.schema import SCHEMA_PATH, schema_text
+
+    files = {**emit_dvc(graph), **emit_workflows(index, graph), SCHEMA_PATH: schema_text()}
     return Compiled(index, graph, dict(sorted(files.items())))

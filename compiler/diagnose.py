@@ -44,11 +44,20 @@ def from_validation_error(
             message = "field required"
         else:
             line, col = doc.position(path)
+            if kind == "string_pattern_mismatch":
+                message = _PATTERN_MEANING.get(str((err.get("ctx") or {}).get("pattern")), message)
             if kind in ("literal_error", "union_tag_invalid") and isinstance(err.get("input"), str):
                 choices = _literal_choices(err)
                 hint = suggest(err["input"], choices)
         found.append(Diagnostic(doc.path, line, col, field_label(path), message, hint))
     return found
+
+
+_PATTERN_MEANING = {
+    r"^[a-z][a-z0-9-]{0,62}$": "a name is 1-63 lowercase letters, digits and '-', starting with a letter",
+    r"^[A-Za-z_][A-Za-z0-9_]{0,63}$": "a column or variable is letters, digits and '_', not starting with a digit",
+    r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$": "a runner label is letters, digits, '_', '.', ':' and '-'",
+}
 
 
 def _data_path(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:

@@ -49,9 +49,13 @@ class SpecFile:
 
 @dataclass(frozen=True)
 class ParsedProject:
+    """Valid specs, plus what went wrong elsewhere: resolving reports both in one pass."""
+
     project: Project
     project_file: SpecFile
     specs: tuple[SpecFile, ...]
+    errors: tuple[Diagnostic, ...] = ()
+    broken: frozenset[tuple[str, str]] = frozenset()
 
 
 def spec_paths(project: Project, all_paths: list[str]) -> list[str]:
@@ -76,10 +80,17 @@ def parse_project_file(text: str) -> tuple[SpecFile | None, list[Diagnostic]]:
     return (SpecFile(spec, doc) if spec is not None else None), errors + more
 
 
-def parse_specs(project_file: SpecFile, sources: dict[str, str]) -> ParsedProject:
-    """Validate every spec; raise one SpecError holding all problems found anywhere."""
-    errors: list[Diagnostic] = []
+def parse_specs(
+    project_file: SpecFile, sources: dict[str, str], unreadable: tuple[Diagnostic, ...] = ()
+) -> ParsedProject:
+    """Validate every spec, keeping going after a bad one so one run reports everything.
+
+    Names of specs that failed validation are kept in `broken`, so references to them are
+    not reported a second time as unknown.
+    """
+    errors: list[Diagnostic] = list(unreadable)
     specs: list[SpecFile] = []
+    broken: set[tuple[str, str]] = set()
     for path in sorted(sources):
         doc, problems = load_text(path, sources[path])
         errors.extend(problems)
@@ -89,9 +100,9 @@ def parse_specs(project_file: SpecFile, sources: dict[str, str]) -> ParsedProjec
         errors.extend(more)
         if spec is not None and not problems:
             specs.append(SpecFile(spec, doc))
-    if errors:
-        raise SpecError(errors)
-    return ParsedProject(project_file.spec, project_file, tuple(specs))
+        elif isinstance(doc.data.get("kind"), str) and isinstance(doc.data.get("name"), str):
+            broken.add((doc.data["kind"], doc.data["name"]))
+    return ParsedProject(project_file.spec, project_file, tuple(specs), tuple(errors), frozenset(broken))
 
 
 def _validate(doc: SourceDoc, *, expect_project: bool) -> tuple[BaseModel | None, list[Diagnostic]]:
@@ -117,7 +128,7 @@ def _validate(doc: SourceDoc, *, expect_project: bool) -> tuple[BaseModel | None
         return None, from_validation_error(doc, model, exc)
 
 
-def read_sources(root: Path) -> tuple[SpecFile, dict[str, str]]:
+def read_sources(root: Path) -> tuple[SpecFile, dict[str, str], tuple[Diagnostic, ...]]:
     """I/O edge: read llmops.yaml and every spec file under the project's spec folders."""
     project_path = root / PROJECT_FILE
     if not project_path.is_file():
@@ -137,17 +148,23 @@ def read_sources(root: Path) -> tuple[SpecFile, dict[str, str]]:
             raise SpecError(
                 [Diagnostic(PROJECT_FILE, line, col, "paths.specs", f"'{spec_root}' does not exist")]
             )
-    paths = spec_paths(project_file.spec, all_paths)
-    return project_file, {p: _read(root / p, p) for p in paths}
+    sources, unreadable = {}, []
+    for rel in spec_paths(project_file.spec, all_paths):
+        try:
+            sources[rel] = _read(root / rel, rel)
+        except SpecError as exc:
+            unreadable.extend(exc.diagnostics)
+    return project_file, sources, tuple(unreadable)
 
 
 def _read(path: Path, label: str) -> str:
+    data = path.read_bytes()
     try:
-        return path.read_text(encoding="utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SpecError([Diagnostic(label, 1, 1, "", f"not UTF-8 text ({exc.reason})")]) from None
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SpecError([Diagnostic(label, line, 1, "", f"not UTF-8 text ({exc.reason})")]) from None
 
 
 def load_project(root: Path) -> ParsedProject:
-    project_file, sources = read_sources(root)
-    return parse_specs(project_file, sources)
+    return parse_specs(*read_sources(root))

@@ -28,7 +28,7 @@ class Index:
 
 
 def resolve(parsed: ParsedProject) -> Index:
-    errors: list[Diagnostic] = []
+    errors: list[Diagnostic] = list(parsed.errors)
     by_kind: dict[str, dict[str, SpecFile]] = {}
     seen: dict[tuple[str, str], list[SpecFile]] = {}
     for sf in parsed.specs:
@@ -42,8 +42,11 @@ def resolve(parsed: ParsedProject) -> Index:
     for sf in parsed.specs:
         for loc, kind, name in references(sf):
             target = by_kind.get(kind, {}).get(name)
+            if target is None and (kind, name) in parsed.broken:
+                continue
             if target is None:
-                hint = suggest(name, by_kind.get(kind, {}))
+                known = set(by_kind.get(kind, {})) | {n for k, n in parsed.broken if k == kind}
+                hint = suggest(name, known)
                 errors.append(sf.at(*loc, message=f"unknown {kind} '{name}'", hint=hint))
             elif kind == "Deployment" and target.spec.status == "retired":
                 errors.append(sf.at(*loc, message=f"Deployment '{name}' is retired ({target.path})"))

@@ -184,13 +184,13 @@ class _Builder:
     def prompt(self, sf: SpecFile) -> Stage:
         deps = [self.dataset_dir(sf.spec.dataset)]
         if sf.spec.template_file:
-            deps.append(_beside(sf.path, sf.spec.template_file))
+            deps.append(sf.spec.template_file)
         return self.make(
             "prompt",
             sf,
             deps=deps,
             upstream=[f"data-{sf.spec.dataset}"],
-            inputs={"dataset": self.dataset_dir(sf.spec.dataset), "spec_dir": _dirname(sf.path)},
+            inputs={"dataset": self.dataset_dir(sf.spec.dataset)},
             outs=[self.prompt_dir(sf.name)],
             metrics=[self.metrics_file(f"prompt-{sf.name}")],
         )
@@ -220,7 +220,7 @@ class _Builder:
             deps.append(examples)
             upstream.append(f"prompt-{prompt.name}")
         elif prompt.spec.template_file:
-            deps.append(_beside(prompt.path, prompt.spec.template_file))
+            deps.append(prompt.spec.template_file)
         return self.make(
             "tune",
             sf,
@@ -251,7 +251,7 @@ class _Builder:
                 models[group].append({"label": ref.label, **where})
         prompt = self.index.get("Prompt", spec.prompt)
         if prompt.spec.template_file:
-            deps.append(_beside(prompt.path, prompt.spec.template_file))
+            deps.append(prompt.spec.template_file)
         return self.make(
             "eval",
             sf,
@@ -260,7 +260,6 @@ class _Builder:
             inputs={
                 "dataset": self.dataset_dir(spec.dataset),
                 "prompt": _result_fields(prompt.spec),
-                "prompt_dir": _dirname(prompt.path),
                 "seed": self.seed(spec.generation.seed),
                 **models,
             },
@@ -357,12 +356,3 @@ def _glob_root(path: str) -> str:
             break
         parts.append(part)
     return "/".join(parts) or "."
-
-
-def _dirname(path: str) -> str:
-    return path.rsplit("/", 1)[0] if "/" in path else "."
-
-
-def _beside(spec_path: str, relative: str) -> str:
-    folder = _dirname(spec_path)
-    return relative if folder == "." else f"{folder}/{relative}"

@@ -1,10 +1,206 @@
-"""GitHub Actions workflows from the stage graph (placeholder until the workflow emitter lands)."""
+"""GitHub Actions workflows from the stage graph: pull request, main branch, monitoring.
+
+The workflows are rendered from Jinja2 templates (`templates/*.j2`). Two rules keep them safe
+whatever a spec says:
+
+* every value that comes from the project reaches a template through a filter that writes it
+  as a JSON-quoted scalar (JSON strings are valid YAML), so no value can add YAML structure;
+* `run:` scripts are fixed text in the templates. They read values only from `env:` as
+  double-quoted "$VARS", and no `${{ ... }}` expression ever appears inside one, so neither a
+  spec nor an event payload can become shell code (the template-injection class of bugs).
+
+`emit_workflows` re-parses what it rendered and checks both rules before returning, so a future
+template edit that breaks one fails the compile instead of shipping.
+"""
 
 from __future__ import annotations
 
+import functools
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+import llmops
+from llmops.compiler.emit.header import yaml_header
 from llmops.compiler.graph import StageGraph
 from llmops.compiler.resolve import Index
+from llmops.compiler.spec.project import Project
+from llmops.compiler.stages import Stage
+
+PR_WORKFLOW = ".github/workflows/llmops-pr.yml"
+MAIN_WORKFLOW = ".github/workflows/llmops-main.yml"
+MONITOR_WORKFLOW = ".github/workflows/llmops-monitor.yml"
+
+TEMPLATES = Path(__file__).parent / "templates"
+SELF_HOSTED = "self-hosted"
+# Pull requests from forks run code nobody has reviewed yet: keep it off self-hosted runners
+# (GPU machines, often with cached credentials); their stages are skipped rather than run.
+SAME_REPO = "github.event.pull_request.head.repo.full_name == github.repository"
+_EXPRESSION = "${{"
+_JOB_ID = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a template needs to know about one job; every field is a plain value to quote."""
+
+    id: str
+    name: str
+    stage: str
+    needs: tuple[str, ...]
+    runs_on: tuple[str, ...]
+    timeout_minutes: int
+    environment: str | None = None
+    condition: str | None = None
 
 
 def emit_workflows(index: Index, graph: StageGraph) -> dict[str, str]:
-    return {}
+    """{path: text} for the generated workflows; llmops-monitor.yml only when something is watched."""
+    project: Project = index.parsed.project
+    context = _project_context(project)
+    pipeline = graph.pipeline
+    in_pipeline = {s.name for s in pipeline}
+    stage_jobs = [_job(s, in_pipeline, f"Stage {s.name}") for s in pipeline]
+    pr_stage_jobs = [
+        _job(s, in_pipeline, f"Stage {s.name}", condition=SAME_REPO if SELF_HOSTED in s.runs_on else None)
+        for s in pipeline
+    ]
+    deploy_jobs = [
+        _job(
+            s,
+            in_pipeline,
+            f"Deploy {s.spec.name} to {s.environment}",
+            condition=f"github.ref == {_expr_literal('refs/heads/' + project.governance.main_branch)}",
+        )
+        for s in graph.order
+        if s.kind == "deploy"
+    ]
+    monitors = [s for s in graph.order if s.kind == "monitor"]
+    files = {
+        PR_WORKFLOW: _render("llmops-pr.yml.j2", **context, stage_jobs=pr_stage_jobs),
+        MAIN_WORKFLOW: _render("llmops-main.yml.j2", **context, stage_jobs=stage_jobs, deploy_jobs=deploy_jobs),
+    }
+    if monitors:
+        schedules = sorted({s.schedule for s in monitors if s.schedule})
+        monitor_jobs = [
+            _job(
+                s,
+                set(),
+                f"Monitor {s.spec.name}",
+                condition="github.event_name == 'workflow_dispatch' || "
+                f"github.event.schedule == {_expr_literal(s.schedule or '')}",
+            )
+            for s in monitors
+        ]
+        files[MONITOR_WORKFLOW] = _render(
+            "llmops-monitor.yml.j2", **context, schedules=schedules, monitor_jobs=monitor_jobs
+        )
+    for path, text in files.items():
+        check_workflow(path, text)
+    return files
+
+
+def llmops_requirement(project: Project) -> str:
+    """The pip requirement CI installs: the configured one, else exactly this llmops version."""
+    return project.ci.llmops_requirement or f"llmops=={llmops.__version__}"
+
+
+def check_workflow(path: str, text: str) -> None:
+    """Refuse a rendered workflow that is not YAML or has an expression inside a `run:` script."""
+    doc = yaml.safe_load(text)
+    if not isinstance(doc, dict) or not isinstance(doc.get("jobs"), dict):
+        raise AssertionError(f"{path}: rendered workflow has no jobs mapping")
+    for job_id, job in doc["jobs"].items():
+        for step in job.get("steps", []):
+            if _EXPRESSION in str(step.get("run", "")):
+                raise AssertionError(f"{path}: job {job_id} has an expression inside a run: script")
+
+
+# -- context for the templates ----------------------------------------------------------------
+
+
+def _project_context(project: Project) -> dict[str, Any]:
+    return {
+        "header": yaml_header(),
+        "main_branch": project.governance.main_branch,
+        "cpu_labels": tuple(project.defaults.runners.cpu),
+        "python": project.ci.python,
+        "requirement": llmops_requirement(project),
+        "remote": project.storage.remote is not None,
+    }
+
+
+def _job(stage: Stage, in_pipeline: set[str], name: str, *, condition: str | None = None) -> Job:
+    if not _JOB_ID.match(stage.name):
+        raise ValueError(f"stage name {stage.name!r} is not a valid job id")
+    needs = ("validate", *[u for u in stage.upstream if u in in_pipeline]) if in_pipeline else ()
+    return Job(
+        id=stage.name,
+        name=name,
+        stage=stage.name,
+        needs=needs,
+        runs_on=stage.runs_on,
+        timeout_minutes=stage.timeout_minutes,
+        environment=stage.environment,
+        condition=condition,
+    )
+
+
+def _expr_literal(value: str) -> str:
+    """A string literal for a GitHub expression: single-quoted, with quotes doubled."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+# -- rendering -----------------------------------------------------------------------------------
+
+
+def _quote(value: object) -> str:
+    """One scalar as a JSON string: YAML reads it back verbatim, whatever it holds."""
+    if not isinstance(value, str):
+        raise TypeError(f"refusing to quote a {type(value).__name__} as a string: {value!r}")
+    if _EXPRESSION in value:
+        raise ValueError(f"refusing a value with a workflow expression: {value!r}")
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _quote_list(values: object) -> str:
+    """A list of strings as a JSON (= YAML flow) sequence of quoted scalars."""
+    if isinstance(values, str) or not isinstance(values, (list, tuple)):
+        raise TypeError(f"expected a list of strings, got {values!r}")
+    return "[" + ", ".join(_quote(v) for v in values) + "]"
+
+
+def _number(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected an integer, got {value!r}")
+    return json.dumps(value)
+
+
+def _comment(text: object) -> str:
+    """Lines that are already YAML comments (the generated-file header), checked as such."""
+    if not isinstance(text, str) or not all(line.startswith("# ") for line in text.splitlines()):
+        raise ValueError(f"not a block of YAML comment lines: {text!r}")
+    return text
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(q=_quote, qlist=_quote_list, num=_number, comment=_comment)
+    return env
+
+
+def _render(template: str, **context: Any) -> str:
+    return _environment().get_template(template).render(**context)

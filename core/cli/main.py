@@ -1,3 +1,91 @@
-def main() -> int:
-    print("hi")
-    return 0
+"""The `llmops` command line. Only argparse at import time: `llmops --help` must start fast,
+so every command imports what it needs (pydantic, gitpython, runners) when it runs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from llmops import __version__
+
+COMMANDS = {
+    "init": "llmops.cli.init_cmd",
+    "validate": "llmops.cli.commands",
+    "compile": "llmops.cli.commands",
+    "schema": "llmops.cli.commands",
+    "graph": "llmops.cli.commands",
+    "plan": "llmops.cli.plan_cmd",
+    "run": "llmops.cli.run_cmd",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llmops",
+        description="A git repository as the control plane for the whole life of an LLM: "
+        "specs in, a DVC pipeline and GitHub Actions workflows out.",
+    )
+    parser.add_argument("--version", action="version", version=f"llmops {__version__}")
+    parser.add_argument(
+        "-C", "--project", metavar="DIR", default=".", help="project root (default: current folder)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("init", help="start a new project with a working example")
+    p.add_argument("directory", help="folder to create (must be empty or missing)")
+
+    sub.add_parser("validate", help="check llmops.yaml and every spec; exit 2 on any problem")
+
+    p = sub.add_parser("compile", help="write dvc.yaml and the workflows from the specs")
+    p.add_argument("--check", action="store_true", help="exit 1 if committed files are stale")
+
+    p = sub.add_parser("plan", help="specs changed since a git ref, and the stages that will rerun")
+    p.add_argument("--base", required=True, metavar="REF", help="git ref to compare with")
+    p.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+
+    p = sub.add_parser("graph", help="the stage graph as Mermaid or DOT")
+    p.add_argument("--format", choices=("mermaid", "dot"), default="mermaid")
+
+    p = sub.add_parser("schema", help="JSON Schema of the spec language, for editors")
+    p.add_argument("--out", metavar="FILE", help="write here instead of standard output")
+
+    p = sub.add_parser("run", help="run one stage (what `dvc repro` and CI call)")
+    p.add_argument("stage", help="stage name, e.g. data-support")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    from importlib import import_module
+
+    from llmops.errors import LlmopsError
+
+    module = import_module(COMMANDS[args.command])
+    handler = getattr(module, "cmd_" + args.command)
+    try:
+        return int(handler(args) or 0)
+    except LlmopsError as exc:
+        print(_prefix(exc) + str(exc), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("llmops: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _prefix(exc: Exception) -> str:
+    from llmops.errors import SpecError
+
+    return "" if isinstance(exc, SpecError) else "llmops: error: "
+
+
+if __name__ == "__main__":
+    sys.exit(main())

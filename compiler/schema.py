@@ -1,0 +1,32 @@
+"""JSON Schema of the spec language, so editors can complete and check specs as you type."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Annotated, Any
+
+from pydantic import Field, TypeAdapter
+
+from llmops.compiler.emit.header import HEADER_TEXT
+from llmops.compiler.spec import Dataset, Deployment, EvalSuite, FineTune, Policy, Project, Prompt
+
+AnySpec = Annotated[
+    Project | Dataset | Prompt | FineTune | EvalSuite | Policy | Deployment, Field(discriminator="kind")
+]
+SCHEMA_PATH = ".llmops/schema.json"
+
+
+def spec_schema() -> dict[str, Any]:
+    schema = TypeAdapter(AnySpec).json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$comment": HEADER_TEXT,
+        "title": "llmops spec (llmops.yaml or a file under specs/)",
+        **schema,
+    }
+
+
+@cache
+def schema_text() -> str:
+    return json.dumps(spec_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"

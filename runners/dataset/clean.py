@@ -1,0 +1,162 @@
+"""Cleaning steps: each is a pure generator from records to records, applied in spec order.
+
+`clean()` chains them lazily and counts the rows going in and out of every step, so the metrics
+can say what each step dropped. Steps that arrive with a later llmops fail before any row is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from llmops.compiler.spec.dataset import (
+    CleaningStep,
+    DedupExact,
+    DropEmpty,
+    LengthFilter,
+    Normalize,
+    RegexFilter,
+)
+from llmops.errors import StageFailed
+from llmops.runners.dataset.text import Record, as_text, normalize, record_key, tokens
+
+NOT_YET = ("language-filter", "dedup-near", "pii-redact")
+
+
+@dataclass
+class StepCount:
+    """Rows into and out of one step; `changed` counts rows a rewriting step modified."""
+
+    position: int
+    step: str
+    rows_in: int = 0
+    rows_out: int = 0
+    changed: int = 0
+
+    @property
+    def dropped(self) -> int:
+        return self.rows_in - self.rows_out
+
+    @property
+    def name(self) -> str:
+        return f"{self.position}-{self.step}"
+
+
+Step = Callable[[Iterable[Record], StepCount], Iterator[Record]]
+
+
+def clean(
+    records: Iterable[Record], steps: list[CleaningStep], text_column: str
+) -> tuple[Iterator[Record], list[StepCount]]:
+    """The cleaned stream and one live counter per step (complete once the stream is drained)."""
+    built = [build(step, position, text_column) for position, step in enumerate(steps, start=1)]
+    counts: list[StepCount] = []
+    stream: Iterator[Record] = iter(records)
+    for position, (step, fn) in enumerate(zip(steps, built, strict=True), start=1):
+        count = StepCount(position, step.step)
+        counts.append(count)
+        stream = _counted(fn(_counted_in(stream, count), count), count)
+    return stream, counts
+
+
+def build(step: CleaningStep, position: int, text_column: str) -> Step:
+    """Check one step's settings and return the function that applies it."""
+    where = f"cleaning step {position} ({step.step})"
+    if step.step in NOT_YET:
+        raise StageFailed(f"{where}: step '{step.step}' is not available in this llmops version yet")
+    if isinstance(step, Normalize):
+        return lambda rows, count: _normalize(rows, count, step)
+    if isinstance(step, DropEmpty):
+        columns = step.columns or [text_column]
+        return lambda rows, count: _drop_empty(rows, columns, where)
+    if isinstance(step, LengthFilter):
+        column = step.column or text_column
+        return lambda rows, count: _length_filter(rows, column, step, where)
+    if isinstance(step, RegexFilter):
+        try:
+            pattern = re.compile(step.pattern)
+        except re.error as exc:
+            raise StageFailed(f"{where}: the pattern {step.pattern!r} is not a valid regex ({exc})") from exc
+        column = step.column or text_column
+        return lambda rows, count: _regex_filter(rows, column, pattern, step.action == "keep", where)
+    if isinstance(step, DedupExact):
+        columns = step.columns or [text_column]
+        return lambda rows, count: _dedup_exact(rows, columns, where)
+    raise StageFailed(f"{where}: unknown step")  # pragma: no cover - the spec model forbids it
+
+
+def _normalize(rows: Iterable[Record], count: StepCount, step: Normalize) -> Iterator[Record]:
+    """Unicode and whitespace normalization of every text cell (internal `_` columns excepted)."""
+    for record in rows:
+        out = {
+            k: v
+            if k.startswith("_") or not isinstance(v, str)
+            else normalize(v, step.unicode, step.whitespace)
+            for k, v in record.items()
+        }
+        if out != record:
+            count.changed += 1
+        yield out
+
+
+def _drop_empty(rows: Iterable[Record], columns: list[str], where: str) -> Iterator[Record]:
+    for record in rows:
+        if not any(_is_empty(_value(record, column, where)) for column in columns):
+            yield record
+
+
+def _length_filter(rows: Iterable[Record], column: str, step: LengthFilter, where: str) -> Iterator[Record]:
+    for record in rows:
+        text = as_text(_value(record, column, where))
+        size = tokens(text) if step.unit == "tokens" else len(text)
+        if size >= step.min and (step.max is None or size <= step.max):
+            yield record
+
+
+def _regex_filter(
+    rows: Iterable[Record], column: str, pattern: re.Pattern[str], keep: bool, where: str
+) -> Iterator[Record]:
+    for record in rows:
+        matched = pattern.search(as_text(_value(record, column, where))) is not None
+        if matched == keep:
+            yield record
+
+
+def _dedup_exact(rows: Iterable[Record], columns: list[str], where: str) -> Iterator[Record]:
+    """Keep the first record of each key: sources in spec order, then file order."""
+    seen: set[bytes] = set()
+    for record in rows:
+        for column in columns:
+            _value(record, column, where)
+        digest = hashlib.sha256(record_key(record, columns).encode("utf-8")).digest()
+        if digest not in seen:
+            seen.add(digest)
+            yield record
+
+
+def _value(record: Record, column: str, where: str) -> Any:
+    if column not in record:
+        have = ", ".join(sorted(k for k in record if not k.startswith("_")))
+        raise StageFailed(
+            f"{where}: a record from source {record.get('_source')} has no column '{column}' (it has: {have})"
+        )
+    return record[column]
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value in ([], {}) or (isinstance(value, str) and not value.strip())
+
+
+def _counted_in(rows: Iterator[Record], count: StepCount) -> Iterator[Record]:
+    for record in rows:
+        count.rows_in += 1
+        yield record
+
+
+def _counted(rows: Iterator[Record], count: StepCount) -> Iterator[Record]:
+    for record in rows:
+        count.rows_out += 1
+        yield record

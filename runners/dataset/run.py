@@ -1,0 +1,110 @@
+"""The data stage: sources -> cleaning -> labels -> split -> checks -> outputs.
+
+`run(config, root)` is what `llmops run data-<name>` calls with the stage's resolved config.
+Everything is checked before anything is written; the output folder is filled as a staging
+folder and swapped in whole, so a failure at any point leaves the previous outputs as they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from llmops.atomic import replace_dir, write_text
+from llmops.compiler.spec.dataset import Dataset
+from llmops.errors import StageFailed, UsageError
+from llmops.runners.dataset import checks, outputs
+from llmops.runners.dataset.clean import clean
+from llmops.runners.dataset.labels import LabelReport, apply_labels, load_join
+from llmops.runners.dataset.sources import SourceReport, read_sources
+from llmops.runners.dataset.split import SPLITS, leaks, split
+from llmops.runners.dataset.text import Record, canonical, key
+
+LEAKS_SHOWN = 3
+
+
+def run(config: dict[str, Any], root: Path) -> None:
+    spec = _spec(config)
+    inputs = config.get("inputs") or {}
+    seed = inputs.get("seed", spec.split.seed)
+    if seed is None:
+        raise UsageError(f"{config.get('stage')}: the stage config has no seed; run `llmops compile`")
+    out_dir = root / config["outputs"]["outs"][0]
+    metrics_path = root / config["outputs"]["metrics"][0]
+
+    problems = checks.unavailable(spec)
+    if problems:
+        raise StageFailed("\n".join(problems))
+
+    reports: list[SourceReport] = []
+    read_keys: list[str] = []
+    stream: Iterator[Record] = read_sources(spec, inputs.get("datasets") or {}, root, reports)
+    stream = _tap(stream, read_keys, spec)
+    stream, steps = clean(stream, list(spec.cleaning), spec.text_column)
+    label_report = None
+    if spec.labels is not None:
+        joined = load_join(spec.labels, root) if spec.labels.join else None
+        label_report = LabelReport()
+        stream = apply_labels(stream, spec.labels, joined, label_report)
+    rows = list(stream)
+
+    ratios = {name: getattr(spec.split, name) for name in SPLITS}
+    parts = split(rows, ratios, int(seed), spec.text_column, spec.split.stratify_by, spec.split.group_by)
+    dup_read = _rate(read_keys)
+    dup_final = checks.duplicate_rate(rows, spec.text_column)
+    problems = _leak_problems(parts, spec)
+    problems += checks.expectations(spec.expectations, rows, dup_final)
+    problems += checks.duplicate_ids(rows, spec.id_column)
+    if problems:
+        raise StageFailed("\n".join(problems))
+
+    with replace_dir(out_dir) as staging:
+        files = {name: outputs.write_split(staging, name, parts[name]) for name in SPLITS}
+        review = None
+        if spec.labels is not None and spec.labels.unknown == "review":
+            assert label_report is not None
+            review = outputs.write_split(staging, "review", sorted(label_report.review, key=canonical))
+        manifest = outputs.manifest(config, int(seed), files, review, rows, reports)
+        write_text(staging / "manifest.json", outputs.dump(manifest))
+        document = outputs.metrics(reports, steps, label_report, files, dup_read, dup_final)
+        write_text(metrics_path, outputs.dump(document))
+
+
+def _spec(config: dict[str, Any]) -> Dataset:
+    try:
+        return Dataset.model_validate(config["spec"])
+    except (KeyError, ValidationError) as exc:
+        raise UsageError(
+            f"{config.get('stage', 'data stage')}: the stage config holds no valid Dataset spec "
+            f"({exc}); run `llmops compile`"
+        ) from exc
+
+
+def _tap(records: Iterable[Record], keys: list[str], spec: Dataset) -> Iterator[Record]:
+    """Pass records through, remembering each one's text key for the duplicate rate of the input."""
+    for record in records:
+        keys.append(key(record.get(spec.text_column)))
+        yield record
+
+
+def _rate(keys: list[str]) -> float:
+    return round((len(keys) - len(set(keys))) / len(keys), 6) if keys else 0.0
+
+
+def _leak_problems(parts: dict[str, list[Record]], spec: Dataset) -> list[str]:
+    found = leaks(parts, spec.text_column)
+    if not found:
+        return []
+    shown = "; ".join(f"{text[:60]!r} in {' and '.join(names)}" for text, names in found[:LEAKS_SHOWN])
+    how = (
+        f"records of different '{spec.split.group_by}' groups share a text"
+        if spec.split.group_by
+        else "records with the same text fall in different strata"
+    )
+    return [
+        f"split: {len(found)} text{'s' if len(found) != 1 else ''} appear in more than one split "
+        f"({how}): {shown}; deduplicate them (dedup-exact) or group them together"
+    ]

@@ -1,0 +1,453 @@
+"""The generated GitHub Actions workflows: shape, graph fidelity, and the real linters' verdict.
+
+The linters (zizmor, actionlint + shellcheck, check-jsonschema) are the dev dependencies in
+`.venv/bin`; a missing one fails the test instead of skipping it, because a skipped security
+check looks exactly like a passing one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from llmops.compiler.compile import Compiled, compile_project
+from llmops.compiler.emit.workflows import MAIN_WORKFLOW, MONITOR_WORKFLOW, PR_WORKFLOW, emit_workflows
+from llmops.compiler.load import load_project
+
+CHECKOUT = re.compile(r"^actions/checkout@[0-9a-f]{40}$")
+HOSTILE = "Pwn $(id) and `uname -a` via ${{ github.event.issue.title }}; echo ${HOME}"
+HOSTILE_MARKERS = ("$(id)", "`uname", "github.event.issue.title", "${HOME}", "Pwn")
+
+PROJECT = """\
+apiVersion: llmops/v1
+kind: Project
+name: demo
+description: {hostile}
+defaults:
+  runners:
+    cpu: [ubuntu-latest]
+    gpu: [self-hosted, linux, gpu-a100]
+storage:
+  remote: {{name: storage, url: "s3://demo-bucket/llmops"}}
+governance:
+  main_branch: trunk
+ci:
+  llmops_requirement: "llmops==0.1.0"
+  python: python3.12
+"""
+
+SPECS = {
+    "specs/data.yaml": """\
+kind: Dataset
+name: support
+description: {hostile}
+sources:
+  - path: data/raw/support.jsonl
+    fields: {{text: question, answer: answer}}
+    provenance: {{origin: {hostile}}}
+""",
+    "specs/prompt.yaml": """\
+kind: Prompt
+name: qa
+description: {hostile}
+labels: {{team: {hostile_label}}}
+dataset: support
+template: "Q: {{{{ text }}}} -- {hostile_inline}"
+variables: [text]
+completion: answer
+""",
+    "specs/finetune.yaml": """\
+kind: FineTune
+name: tiny
+description: {hostile}
+base_model:
+  build: {{tokenizer_dataset: support, config: {{hidden_size: 16}}}}
+dataset: support
+prompt: qa
+resources: {{gpus: 1, timeout_minutes: 90}}
+""",
+    "specs/eval.yaml": """\
+kind: EvalSuite
+name: quality
+description: {hostile}
+models: [{{finetune: tiny}}]
+baselines: [{{base_of: tiny}}]
+dataset: support
+prompt: qa
+metrics: [{{name: exact_match}}]
+""",
+    "specs/policy.yaml": """\
+kind: Policy
+name: release
+description: {hostile}
+applies_to: {{finetunes: [tiny]}}
+rules:
+  - {{type: threshold, suite: quality, metric: exact_match, min: 0.1}}
+review:
+  bias: {{templates: ["{hostile_inline}"]}}
+""",
+    "specs/deploy.yaml": """\
+kind: Deployment
+name: bot
+description: {hostile}
+model: {{finetune: tiny}}
+environment: production
+policies: [release]
+smoke_tests: [{{prompt: {hostile}}}]
+monitoring: {{schedule: "0 6 * * *"}}
+""",
+    "specs/canary.yaml": """\
+kind: Deployment
+name: canary
+model: {{finetune: tiny}}
+environment: staging
+monitoring: {{schedule: "30 5 * * 1"}}
+""",
+    "specs/retired.yaml": """\
+kind: Deployment
+name: old-bot
+description: {hostile}
+model: {{finetune: tiny}}
+environment: production
+status: retired
+monitoring: {{schedule: "0 1 * * *"}}
+""",
+}
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def tool(name: str) -> str:
+    """The venv's copy of a checker; missing is a failure, never a skip."""
+    venv_bin = str(Path(sys.executable).parent)
+    found = shutil.which(name, path=os.pathsep.join([venv_bin, os.environ.get("PATH", "")]))
+    if found is None:
+        pytest.fail(f"{name} is not installed (expected in {venv_bin}); install the dev extra")
+    return found
+
+
+def tool_env() -> dict[str, str]:
+    """PATH with the venv's bin first, so actionlint finds the venv's shellcheck."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
+
+
+def write_project(root: Path, *, remote: bool = True) -> Path:
+    quoted = yaml.safe_dump(HOSTILE, default_style='"').strip()
+    values = {"hostile": quoted, "hostile_label": quoted, "hostile_inline": HOSTILE.replace('"', "")}
+    project = PROJECT.format(**values)
+    if not remote:
+        project = re.sub(r"storage:\n  remote: .*\n", "", project)
+    (root / "llmops.yaml").write_text(project)
+    for rel, text in SPECS.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text.format(**values))
+    return root
+
+
+def compile_at(root: Path) -> Compiled:
+    return compile_project(load_project(root))
+
+
+def workflows(compiled: Compiled) -> dict[str, str]:
+    return {p: t for p, t in compiled.files.items() if p.startswith(".github/workflows/")}
+
+
+def write_files(root: Path, files: dict[str, str]) -> list[Path]:
+    written = []
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def steps_of(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(job.get("steps", []))
+
+
+def runs(doc: dict[str, Any]) -> list[str]:
+    return [s["run"] for job in doc["jobs"].values() for s in steps_of(job) if "run" in s]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_project(tmp_path_factory.mktemp("project"))
+
+
+@pytest.fixture(scope="module")
+def compiled(project: Path) -> Compiled:
+    return compile_at(project)
+
+
+@pytest.fixture(scope="module")
+def docs(compiled: Compiled) -> dict[str, dict[str, Any]]:
+    return {path: yaml.safe_load(text) for path, text in workflows(compiled).items()}
+
+
+@pytest.fixture(scope="module")
+def written(project: Path, compiled: Compiled) -> list[Path]:
+    """The workflows on disk, with an actionlint config naming the project's self-hosted labels."""
+    labels = sorted({"linux", "gpu-a100"})
+    (project / ".github").mkdir(exist_ok=True)
+    (project / ".github/actionlint.yaml").write_text(yaml.safe_dump({"self-hosted-runner": {"labels": labels}}))
+    return write_files(project, workflows(compiled))
+
+
+# -- which files ---------------------------------------------------------------------------------
+
+
+def test_emits_the_three_workflows(compiled: Compiled) -> None:
+    assert sorted(workflows(compiled)) == sorted([PR_WORKFLOW, MAIN_WORKFLOW, MONITOR_WORKFLOW])
+
+
+def test_monitor_workflow_only_when_something_is_monitored(tmp_path: Path) -> None:
+    root = write_project(tmp_path)
+    for rel in ("specs/deploy.yaml", "specs/canary.yaml", "specs/retired.yaml"):
+        (root / rel).unlink()
+    files = workflows(compile_at(root))
+    assert sorted(files) == sorted([PR_WORKFLOW, MAIN_WORKFLOW])
+    main = yaml.safe_load(files[MAIN_WORKFLOW])
+    assert not any(job.get("environment") for job in main["jobs"].values())
+
+
+def test_output_is_deterministic(project: Path, compiled: Compiled) -> None:
+    again = compile_at(project)
+    assert workflows(again) == workflows(compiled)
+    assert emit_workflows(again.index, again.graph) == emit_workflows(compiled.index, compiled.graph)
+
+
+def test_every_file_starts_with_the_generated_header(compiled: Compiled) -> None:
+    for text in workflows(compiled).values():
+        assert text.startswith("# generated by llmops")
+        assert text.endswith("\n") and not text.endswith("\n\n")
+        assert "\n\n" not in text
+
+
+# -- security shape -------------------------------------------------------------------------------
+
+
+def test_top_level_permissions_are_empty_and_jobs_read_only(docs: dict[str, dict[str, Any]]) -> None:
+    for path, doc in docs.items():
+        assert doc["permissions"] == {}, path
+        for job_id, job in doc["jobs"].items():
+            assert job["permissions"] == {"contents": "read"}, (path, job_id)
+
+
+def test_only_checkout_is_used_and_pinned_without_credentials(docs: dict[str, dict[str, Any]]) -> None:
+    for doc in docs.values():
+        for job in doc["jobs"].values():
+            uses = [s for s in steps_of(job) if "uses" in s]
+            assert len(uses) == 1
+            assert CHECKOUT.match(uses[0]["uses"])
+            assert uses[0]["with"]["persist-credentials"] is False
+
+
+def test_no_expression_in_any_run_script(docs: dict[str, dict[str, Any]]) -> None:
+    for doc in docs.values():
+        for script in runs(doc):
+            assert "${{" not in script
+
+
+def test_values_reach_run_scripts_only_through_quoted_env(docs: dict[str, dict[str, Any]]) -> None:
+    for doc in docs.values():
+        for script in runs(doc):
+            assert "tiny" not in script and "support" not in script and "s3://" not in script
+            outside_quotes = script.split('"')[::2]
+            assert not any("$" in part for part in outside_quotes), f"unquoted variable in {script!r}"
+
+
+def test_hostile_free_text_never_reaches_a_workflow(compiled: Compiled) -> None:
+    for text in workflows(compiled).values():
+        for marker in HOSTILE_MARKERS:
+            assert marker not in text
+
+
+def test_every_workflow_and_job_has_a_name(docs: dict[str, dict[str, Any]]) -> None:
+    for doc in docs.values():
+        assert doc["name"]
+        assert all(job["name"] for job in doc["jobs"].values())
+
+
+# -- graph fidelity -------------------------------------------------------------------------------
+
+
+def test_pr_jobs_follow_the_graph(compiled: Compiled, docs: dict[str, dict[str, Any]]) -> None:
+    jobs = docs[PR_WORKFLOW]["jobs"]
+    pipeline = compiled.graph.pipeline
+    assert list(jobs) == ["validate", *[s.name for s in pipeline]]
+    for stage in pipeline:
+        job = jobs[stage.name]
+        assert job["needs"] == ["validate", *stage.upstream]
+        assert job["env"]["LLMOPS_STAGE"] == stage.name
+        assert job["timeout-minutes"] == stage.timeout_minutes
+        assert job["runs-on"] == list(stage.runs_on)
+    assert jobs["tune-tiny"]["needs"] == ["validate", "base-tiny", "data-support", "prompt-qa"]
+    assert jobs["gate-release"]["needs"] == ["validate", "eval-quality", "review-release"]
+
+
+def test_gpu_stages_run_on_gpu_labels(docs: dict[str, dict[str, Any]]) -> None:
+    jobs = docs[PR_WORKFLOW]["jobs"]
+    assert jobs["tune-tiny"]["runs-on"] == ["self-hosted", "linux", "gpu-a100"]
+    assert jobs["tune-tiny"]["timeout-minutes"] == 90
+    assert jobs["tune-tiny"]["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    assert "if" not in jobs["data-support"]
+    assert jobs["data-support"]["runs-on"] == ["ubuntu-latest"]
+    assert jobs["validate"]["runs-on"] == ["ubuntu-latest"]
+
+
+def test_pr_workflow_steps(docs: dict[str, dict[str, Any]]) -> None:
+    doc = docs[PR_WORKFLOW]
+    assert doc[True] == {"pull_request": {"branches": ["trunk"]}}  # PyYAML reads `on` as True
+    assert doc["concurrency"] == {"group": "llmops-pr-${{ github.ref }}", "cancel-in-progress": True}
+    validate = steps_of(doc["jobs"]["validate"])
+    scripts = [s.get("run") for s in validate]
+    assert "llmops validate" in scripts and "llmops compile --check" in scripts
+    plan = validate[-1]
+    assert plan["run"] == 'llmops plan --base "origin/$BASE_REF" --format markdown >> "$GITHUB_STEP_SUMMARY"'
+    assert plan["env"] == {"BASE_REF": "${{ github.base_ref }}"}
+    assert validate[0]["with"]["fetch-depth"] == 0
+    stage = doc["jobs"]["eval-quality"]
+    assert stage["env"] == {"LLMOPS_STAGE": "eval-quality", "BASE_REF": "${{ github.base_ref }}"}
+    assert [s.get("run") for s in steps_of(stage)][2:] == [
+        "dvc pull --allow-missing",
+        'dvc repro "$LLMOPS_STAGE"',
+        "dvc push",
+        'dvc metrics diff --md "origin/$BASE_REF" >> "$GITHUB_STEP_SUMMARY"',
+    ]
+
+
+def test_install_step_reads_requirement_and_python_from_env(docs: dict[str, dict[str, Any]]) -> None:
+    install = steps_of(docs[PR_WORKFLOW]["jobs"]["validate"])[1]
+    assert install["env"] == {"LLMOPS_PYTHON": "python3.12", "LLMOPS_REQUIREMENT": "llmops==0.1.0"}
+    assert '"$RUNNER_TEMP/llmops-venv"' in install["run"]
+    assert '"$LLMOPS_REQUIREMENT"' in install["run"]
+    assert '>> "$GITHUB_PATH"' in install["run"]
+
+
+def test_default_requirement_is_this_llmops_version(tmp_path: Path) -> None:
+    import llmops
+
+    root = write_project(tmp_path)
+    text = (root / "llmops.yaml").read_text().replace('  llmops_requirement: "llmops==0.1.0"\n', "")
+    (root / "llmops.yaml").write_text(text)
+    doc = yaml.safe_load(workflows(compile_at(root))[PR_WORKFLOW])
+    install = steps_of(doc["jobs"]["validate"])[1]
+    assert install["env"]["LLMOPS_REQUIREMENT"] == f"llmops=={llmops.__version__}"
+
+
+def test_without_a_remote_there_is_no_pull_or_push(tmp_path: Path) -> None:
+    files = workflows(compile_at(write_project(tmp_path, remote=False)))
+    for text in files.values():
+        doc = yaml.safe_load(text)
+        assert not any(script.startswith("dvc pull") or script == "dvc push" for script in runs(doc))
+
+
+def test_main_workflow(compiled: Compiled, docs: dict[str, dict[str, Any]]) -> None:
+    doc = docs[MAIN_WORKFLOW]
+    assert doc[True] == {"push": {"branches": ["trunk"]}, "workflow_dispatch": {}}
+    assert doc["concurrency"] == {"group": "llmops-main", "cancel-in-progress": False}
+    jobs = doc["jobs"]
+    pipeline = [s.name for s in compiled.graph.pipeline]
+    assert list(jobs) == ["validate", *pipeline, "deploy-canary", "deploy-bot"]  # graph order
+    assert "llmops plan" not in "\n".join(s.get("run", "") for s in steps_of(jobs["validate"]))
+    assert [s.get("run") for s in steps_of(jobs["tune-tiny"])][2:] == [
+        "dvc pull --allow-missing",
+        'dvc repro "$LLMOPS_STAGE"',
+        "dvc push",
+    ]
+    bot = jobs["deploy-bot"]
+    assert bot["environment"] == "production"
+    assert bot["needs"] == ["validate", "gate-release", "tune-tiny"]
+    assert bot["concurrency"] == {"group": "llmops-deploy-deploy-bot", "cancel-in-progress": False}
+    assert bot["if"] == "github.ref == 'refs/heads/trunk'"
+    assert steps_of(bot)[-1]["run"] == 'llmops run "$LLMOPS_STAGE"'
+    assert bot["env"] == {"LLMOPS_STAGE": "deploy-bot"}
+    assert jobs["deploy-canary"]["needs"] == ["validate", "tune-tiny"]
+
+
+def test_retired_deployment_has_no_job(docs: dict[str, dict[str, Any]]) -> None:
+    for doc in docs.values():
+        assert not any("old-bot" in job_id for job_id in doc["jobs"])
+
+
+def test_monitor_workflow(docs: dict[str, dict[str, Any]]) -> None:
+    doc = docs[MONITOR_WORKFLOW]
+    assert doc[True] == {
+        "schedule": [{"cron": "0 6 * * *"}, {"cron": "30 5 * * 1"}],
+        "workflow_dispatch": {},
+    }
+    jobs = doc["jobs"]
+    assert list(jobs) == ["monitor-canary", "monitor-bot"]  # graph order
+    assert jobs["monitor-bot"]["if"] == (
+        "github.event_name == 'workflow_dispatch' || github.event.schedule == '0 6 * * *'"
+    )
+    assert steps_of(jobs["monitor-bot"])[-1]["run"] == 'llmops run "$LLMOPS_STAGE"'
+    assert "needs" not in jobs["monitor-bot"]
+
+
+# -- the real checkers ----------------------------------------------------------------------------
+
+
+def test_zizmor_finds_nothing(written: list[Path]) -> None:
+    for path in written:
+        proc = subprocess.run(
+            [tool("zizmor"), "--offline", "--no-progress", str(path)],
+            capture_output=True,
+            text=True,
+            env=tool_env(),
+        )
+        assert proc.returncode == 0, f"{path.name}:\n{proc.stdout}\n{proc.stderr}"
+        assert "No findings" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+def test_zizmor_pedantic_finds_nothing(written: list[Path]) -> None:
+    for path in written:
+        proc = subprocess.run(
+            [tool("zizmor"), "--offline", "--no-progress", "--persona", "pedantic", str(path)],
+            capture_output=True,
+            text=True,
+            env=tool_env(),
+        )
+        assert proc.returncode == 0, f"{path.name}:\n{proc.stdout}\n{proc.stderr}"
+
+
+def test_actionlint_with_shellcheck_passes(project: Path, written: list[Path]) -> None:
+    tool("shellcheck")
+    proc = subprocess.run(
+        [
+            tool("actionlint"),
+            "-config-file",
+            str(project / ".github/actionlint.yaml"),
+            "-shellcheck",
+            tool("shellcheck"),
+            *[str(p) for p in written],
+        ],
+        capture_output=True,
+        text=True,
+        cwd=project,
+        env=tool_env(),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_github_workflow_schema_passes(written: list[Path]) -> None:
+    proc = subprocess.run(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *[str(p) for p in written]],
+        capture_output=True,
+        text=True,
+        env=tool_env(),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
