@@ -136,7 +136,7 @@ class _Builder:
             "stage": name,
             "kind": kind,
             "runner_version": RUNNER_VERSIONS[kind],
-            "spec": _result_fields(spec),
+            "spec": kw.pop("spec_fields", None) or _result_fields(spec),
             "inputs": kw.pop("inputs", {}),
             "outputs": outputs,
         }
@@ -201,6 +201,7 @@ class _Builder:
         return self.make(
             "base",
             sf,
+            spec_fields={"name": sf.name, "base_model": sf.spec.base_model.model_dump(mode="json")},
             deps=[data],
             upstream=[f"data-{build.tokenizer_dataset}"],
             inputs={"dataset": data, "seed": self.seed(sf.spec.training.seed)},

@@ -30,7 +30,9 @@ def fixture_project(tmp_path: Path):
 
     def copy(case: str) -> Path:
         target = tmp_path / case
-        shutil.copytree(FIXTURES / case, target, ignore=shutil.ignore_patterns("expected", "expected_errors.txt"))
+        shutil.copytree(
+            FIXTURES / case, target, ignore=shutil.ignore_patterns("expected", "expected_errors.txt")
+        )
         return target
 
     return copy

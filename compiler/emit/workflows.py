@@ -56,6 +56,7 @@ class Job:
     runs_on: tuple[str, ...]
     timeout_minutes: int
     environment: str | None = None
+    concurrency_group: str | None = None
     condition: str | None = None
 
 
@@ -65,33 +66,42 @@ def emit_workflows(index: Index, graph: StageGraph) -> dict[str, str]:
     context = _project_context(project)
     pipeline = graph.pipeline
     in_pipeline = {s.name for s in pipeline}
-    stage_jobs = [_job(s, in_pipeline, f"Stage {s.name}") for s in pipeline]
+
+    def needs(stage: Stage) -> tuple[str, ...]:
+        return ("validate", *[u for u in stage.upstream if u in in_pipeline])
+
+    stage_jobs = [_job(s, f"Stage {s.name}", needs(s)) for s in pipeline]
     pr_stage_jobs = [
-        _job(s, in_pipeline, f"Stage {s.name}", condition=SAME_REPO if SELF_HOSTED in s.runs_on else None)
+        _job(s, f"Stage {s.name}", needs(s), condition=SAME_REPO if SELF_HOSTED in s.runs_on else None)
         for s in pipeline
     ]
+    on_main = f"github.ref == {_expr_literal('refs/heads/' + project.governance.main_branch)}"
     deploy_jobs = [
         _job(
             s,
-            in_pipeline,
             f"Deploy {s.spec.name} to {s.environment}",
-            condition=f"github.ref == {_expr_literal('refs/heads/' + project.governance.main_branch)}",
+            needs(s),
+            condition=on_main,
+            environment=s.environment,
+            concurrency_group=f"llmops-deploy-{s.spec.name}",
         )
         for s in graph.order
         if s.kind == "deploy"
     ]
-    monitors = [s for s in graph.order if s.kind == "monitor"]
     files = {
         PR_WORKFLOW: _render("llmops-pr.yml.j2", **context, stage_jobs=pr_stage_jobs),
-        MAIN_WORKFLOW: _render("llmops-main.yml.j2", **context, stage_jobs=stage_jobs, deploy_jobs=deploy_jobs),
+        MAIN_WORKFLOW: _render(
+            "llmops-main.yml.j2", **context, stage_jobs=stage_jobs, deploy_jobs=deploy_jobs
+        ),
     }
+    monitors = [s for s in graph.order if s.kind == "monitor"]
     if monitors:
         schedules = sorted({s.schedule for s in monitors if s.schedule})
         monitor_jobs = [
             _job(
                 s,
-                set(),
                 f"Monitor {s.spec.name}",
+                (),
                 condition="github.event_name == 'workflow_dispatch' || "
                 f"github.event.schedule == {_expr_literal(s.schedule or '')}",
             )
@@ -135,10 +145,17 @@ def _project_context(project: Project) -> dict[str, Any]:
     }
 
 
-def _job(stage: Stage, in_pipeline: set[str], name: str, *, condition: str | None = None) -> Job:
+def _job(
+    stage: Stage,
+    name: str,
+    needs: tuple[str, ...],
+    *,
+    condition: str | None = None,
+    environment: str | None = None,
+    concurrency_group: str | None = None,
+) -> Job:
     if not _JOB_ID.match(stage.name):
         raise ValueError(f"stage name {stage.name!r} is not a valid job id")
-    needs = ("validate", *[u for u in stage.upstream if u in in_pipeline]) if in_pipeline else ()
     return Job(
         id=stage.name,
         name=name,
@@ -146,7 +163,8 @@ def _job(stage: Stage, in_pipeline: set[str], name: str, *, condition: str | Non
         needs=needs,
         runs_on=stage.runs_on,
         timeout_minutes=stage.timeout_minutes,
-        environment=stage.environment,
+        environment=environment,
+        concurrency_group=concurrency_group,
         condition=condition,
     )
 

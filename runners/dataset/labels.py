@@ -77,10 +77,10 @@ def apply_labels(
             report.counts[value] += 1
             yield {**record, labels.column: value}
         elif labels.unknown == "review":
-            report.unknown[raw] += 1
+            report.unknown[value] += 1
             report.review.append(record)
         else:
-            report.unknown[raw] += 1
+            report.unknown[value] += 1
     if report.unknown and labels.unknown == "reject":
         total = sum(report.unknown.values())
         shown = ", ".join(
@@ -88,6 +88,6 @@ def apply_labels(
             for value, n in sorted(report.unknown.items(), key=lambda kv: (-kv[1], kv[0]))[:EXAMPLES]
         )
         raise StageFailed(
-            f"labels: {total} record{'s' if total != 1 else ''} have a label outside "
+            f"labels: {total} record{'s have' if total != 1 else ' has'} a label outside "
             f"{sorted(allowed)}: {shown}; map them with labels.mapping or set labels.unknown: review"
         )

@@ -105,6 +105,6 @@ def _leak_problems(parts: dict[str, list[Record]], spec: Dataset) -> list[str]:
         else "records with the same text fall in different strata"
     )
     return [
-        f"split: {len(found)} text{'s' if len(found) != 1 else ''} appear in more than one split "
+        f"split: {len(found)} text{'s appear' if len(found) != 1 else ' appears'} in more than one split "
         f"({how}): {shown}; deduplicate them (dedup-exact) or group them together"
     ]

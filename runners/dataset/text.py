@@ -15,8 +15,8 @@ from typing import Any
 
 Record = dict[str, Any]
 
-_SPACES = re.compile(r"\s+")
 _INLINE_SPACES = re.compile(r"[^\S\n]+")
+_LINE_EDGES = re.compile(r" ?\n ?")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 _SEP = "\x1f"
 
@@ -32,8 +32,7 @@ def as_text(value: Any) -> str:
 
 def key(value: Any) -> str:
     """Comparison form of one value (see the module docstring)."""
-    text = unicodedata.normalize("NFKC", as_text(value))
-    return _SPACES.sub(" ", text).strip().casefold()
+    return " ".join(unicodedata.normalize("NFKC", as_text(value)).split()).casefold()
 
 
 def record_key(record: Record, columns: list[str]) -> str:
@@ -57,8 +56,8 @@ def normalize(text: str, unicode: str = "NFKC", whitespace: bool = True) -> str:
         text = unicodedata.normalize(unicode, text)
     if whitespace:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-        lines = [_INLINE_SPACES.sub(" ", line).strip() for line in text.split("\n")]
-        text = _MANY_NEWLINES.sub("\n\n", "\n".join(lines)).strip()
+        text = _LINE_EDGES.sub("\n", _INLINE_SPACES.sub(" ", text))
+        text = _MANY_NEWLINES.sub("\n\n", text).strip()
     return text
 
 

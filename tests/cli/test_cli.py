@@ -81,9 +81,14 @@ def test_compile_removes_only_its_own_stale_files(fixture_project, capsys):
     mine.write_text("name: hand written\n")
     (root / "specs/deploy/prod.yaml").unlink()
     (root / "specs/policies/release.yaml").write_text(
-        (root / "specs/policies/release.yaml").read_text().replace("deployments: [prod]", "deployments: []")
-        .replace("  - type: regression\n    suite: quality\n    metric: rougeL\n    baseline: {deployment: prod}\n"
-                 "    max_drop: 0.01\n", "")
+        (root / "specs/policies/release.yaml")
+        .read_text()
+        .replace("deployments: [prod]", "deployments: []")
+        .replace(
+            "  - type: regression\n    suite: quality\n    metric: rougeL\n    baseline: {deployment: prod}\n"
+            "    max_drop: 0.01\n",
+            "",
+        )
     )
     (root / "specs/evals/quality.yaml").write_text(
         (root / "specs/evals/quality.yaml").read_text().replace(", {deployment: prod}", "")
@@ -171,7 +176,13 @@ def test_init_refuses_non_empty_folder(tmp_path, capsys):
 def test_init_creates_a_valid_project(tmp_path, capsys):
     target = tmp_path / "p"
     assert main(["init", str(target)]) == 0
-    for rel in ("llmops.yaml", "specs/datasets/faq.yaml", "data/raw/faq.jsonl", ".dvc/config", ".gitignore",
-                ".pre-commit-config.yaml"):
+    for rel in (
+        "llmops.yaml",
+        "specs/datasets/faq.yaml",
+        "data/raw/faq.jsonl",
+        ".dvc/config",
+        ".gitignore",
+        ".pre-commit-config.yaml",
+    ):
         assert (target / rel).is_file(), rel
     assert main(["-C", str(target), "validate"]) == 0

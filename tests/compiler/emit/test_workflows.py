@@ -126,20 +126,14 @@ monitoring: {{schedule: "0 1 * * *"}}
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def tool(name: str) -> str:
-    """The venv's copy of a checker; missing is a failure, never a skip."""
-    venv_bin = str(Path(sys.executable).parent)
-    found = shutil.which(name, path=os.pathsep.join([venv_bin, os.environ.get("PATH", "")]))
+def run_tool(name: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the venv's copy of a checker; a missing one fails, since a skip would read as a pass."""
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    found = shutil.which(name, path=path)
     if found is None:
-        pytest.fail(f"{name} is not installed (expected in {venv_bin}); install the dev extra")
-    return found
-
-
-def tool_env() -> dict[str, str]:
-    """PATH with the venv's bin first, so actionlint finds the venv's shellcheck."""
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return env
+        pytest.fail(f"{name} is not installed (expected next to {sys.executable}); install the dev extra")
+    env = {**os.environ, "PATH": path}  # actionlint finds the venv's shellcheck
+    return subprocess.run([found, *args], capture_output=True, text=True, cwd=cwd, env=env, check=False)
 
 
 def write_project(root: Path, *, remote: bool = True) -> Path:
@@ -162,16 +156,6 @@ def compile_at(root: Path) -> Compiled:
 
 def workflows(compiled: Compiled) -> dict[str, str]:
     return {p: t for p, t in compiled.files.items() if p.startswith(".github/workflows/")}
-
-
-def write_files(root: Path, files: dict[str, str]) -> list[Path]:
-    written = []
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
 
 
 def steps_of(job: dict[str, Any]) -> list[dict[str, Any]]:
@@ -202,15 +186,16 @@ def written(project: Path, compiled: Compiled) -> list[Path]:
     """The workflows on disk, with an actionlint config naming the project's self-hosted labels."""
     labels = sorted({"linux", "gpu-a100"})
     (project / ".github").mkdir(exist_ok=True)
-    (project / ".github/actionlint.yaml").write_text(yaml.safe_dump({"self-hosted-runner": {"labels": labels}}))
-    return write_files(project, workflows(compiled))
+    (project / ".github/actionlint.yaml").write_text(
+        yaml.safe_dump({"self-hosted-runner": {"labels": labels}})
+    )
+    for rel, text in workflows(compiled).items():
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text(text, encoding="utf-8")
+    return sorted(project / rel for rel in workflows(compiled))
 
 
 # -- which files ---------------------------------------------------------------------------------
-
-
-def test_emits_the_three_workflows(compiled: Compiled) -> None:
-    assert sorted(workflows(compiled)) == sorted([PR_WORKFLOW, MAIN_WORKFLOW, MONITOR_WORKFLOW])
 
 
 def test_monitor_workflow_only_when_something_is_monitored(tmp_path: Path) -> None:
@@ -223,7 +208,8 @@ def test_monitor_workflow_only_when_something_is_monitored(tmp_path: Path) -> No
     assert not any(job.get("environment") for job in main["jobs"].values())
 
 
-def test_output_is_deterministic(project: Path, compiled: Compiled) -> None:
+def test_emits_three_workflows_deterministically(project: Path, compiled: Compiled) -> None:
+    assert sorted(workflows(compiled)) == sorted([PR_WORKFLOW, MAIN_WORKFLOW, MONITOR_WORKFLOW])
     again = compile_at(project)
     assert workflows(again) == workflows(compiled)
     assert emit_workflows(again.index, again.graph) == emit_workflows(compiled.index, compiled.graph)
@@ -239,11 +225,11 @@ def test_every_file_starts_with_the_generated_header(compiled: Compiled) -> None
 # -- security shape -------------------------------------------------------------------------------
 
 
-def test_top_level_permissions_are_empty_and_jobs_read_only(docs: dict[str, dict[str, Any]]) -> None:
+def test_permissions_are_empty_and_jobs_read_only_and_named(docs: dict[str, dict[str, Any]]) -> None:
     for path, doc in docs.items():
-        assert doc["permissions"] == {}, path
+        assert doc["permissions"] == {} and doc["name"], path
         for job_id, job in doc["jobs"].items():
-            assert job["permissions"] == {"contents": "read"}, (path, job_id)
+            assert job["permissions"] == {"contents": "read"} and job["name"], (path, job_id)
 
 
 def test_only_checkout_is_used_and_pinned_without_credentials(docs: dict[str, dict[str, Any]]) -> None:
@@ -255,30 +241,20 @@ def test_only_checkout_is_used_and_pinned_without_credentials(docs: dict[str, di
             assert uses[0]["with"]["persist-credentials"] is False
 
 
-def test_no_expression_in_any_run_script(docs: dict[str, dict[str, Any]]) -> None:
+def test_run_scripts_are_fixed_text_reading_quoted_env(docs: dict[str, dict[str, Any]]) -> None:
     for doc in docs.values():
         for script in runs(doc):
             assert "${{" not in script
-
-
-def test_values_reach_run_scripts_only_through_quoted_env(docs: dict[str, dict[str, Any]]) -> None:
-    for doc in docs.values():
-        for script in runs(doc):
             assert "tiny" not in script and "support" not in script and "s3://" not in script
             outside_quotes = script.split('"')[::2]
             assert not any("$" in part for part in outside_quotes), f"unquoted variable in {script!r}"
 
 
 def test_hostile_free_text_never_reaches_a_workflow(compiled: Compiled) -> None:
+    assert compiled.index.get("Dataset", "support").spec.description == HOSTILE  # it did load
     for text in workflows(compiled).values():
         for marker in HOSTILE_MARKERS:
             assert marker not in text
-
-
-def test_every_workflow_and_job_has_a_name(docs: dict[str, dict[str, Any]]) -> None:
-    for doc in docs.values():
-        assert doc["name"]
-        assert all(job["name"] for job in doc["jobs"].values())
 
 
 # -- graph fidelity -------------------------------------------------------------------------------
@@ -371,7 +347,7 @@ def test_main_workflow(compiled: Compiled, docs: dict[str, dict[str, Any]]) -> N
     bot = jobs["deploy-bot"]
     assert bot["environment"] == "production"
     assert bot["needs"] == ["validate", "gate-release", "tune-tiny"]
-    assert bot["concurrency"] == {"group": "llmops-deploy-deploy-bot", "cancel-in-progress": False}
+    assert bot["concurrency"] == {"group": "llmops-deploy-bot", "cancel-in-progress": False}
     assert bot["if"] == "github.ref == 'refs/heads/trunk'"
     assert steps_of(bot)[-1]["run"] == 'llmops run "$LLMOPS_STAGE"'
     assert bot["env"] == {"LLMOPS_STAGE": "deploy-bot"}
@@ -401,53 +377,21 @@ def test_monitor_workflow(docs: dict[str, dict[str, Any]]) -> None:
 # -- the real checkers ----------------------------------------------------------------------------
 
 
-def test_zizmor_finds_nothing(written: list[Path]) -> None:
-    for path in written:
-        proc = subprocess.run(
-            [tool("zizmor"), "--offline", "--no-progress", str(path)],
-            capture_output=True,
-            text=True,
-            env=tool_env(),
-        )
-        assert proc.returncode == 0, f"{path.name}:\n{proc.stdout}\n{proc.stderr}"
-        assert "No findings" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
-
-
-def test_zizmor_pedantic_finds_nothing(written: list[Path]) -> None:
-    for path in written:
-        proc = subprocess.run(
-            [tool("zizmor"), "--offline", "--no-progress", "--persona", "pedantic", str(path)],
-            capture_output=True,
-            text=True,
-            env=tool_env(),
-        )
-        assert proc.returncode == 0, f"{path.name}:\n{proc.stdout}\n{proc.stderr}"
+@pytest.mark.parametrize("persona", ["regular", "pedantic"])
+def test_zizmor_finds_nothing(written: list[Path], persona: str) -> None:
+    proc = run_tool("zizmor", "--offline", "--no-progress", "--persona", persona, *map(str, written))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "No findings" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
 
 
 def test_actionlint_with_shellcheck_passes(project: Path, written: list[Path]) -> None:
-    tool("shellcheck")
-    proc = subprocess.run(
-        [
-            tool("actionlint"),
-            "-config-file",
-            str(project / ".github/actionlint.yaml"),
-            "-shellcheck",
-            tool("shellcheck"),
-            *[str(p) for p in written],
-        ],
-        capture_output=True,
-        text=True,
-        cwd=project,
-        env=tool_env(),
-    )
+    shellcheck = run_tool("shellcheck", "--version")
+    assert shellcheck.returncode == 0, shellcheck.stderr
+    config = str(project / ".github/actionlint.yaml")
+    proc = run_tool("actionlint", "-config-file", config, *map(str, written), cwd=project)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_github_workflow_schema_passes(written: list[Path]) -> None:
-    proc = subprocess.run(
-        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *[str(p) for p in written]],
-        capture_output=True,
-        text=True,
-        env=tool_env(),
-    )
+    proc = run_tool("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *map(str, written))
     assert proc.returncode == 0, proc.stdout + proc.stderr

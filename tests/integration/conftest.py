@@ -1,0 +1,39 @@
+"""Fixtures for tests that drive real external tools (act, dvc) from the project's venv."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def _tool_path() -> str:
+    """PATH with the venv's bin first, so tools find each other (act -> llmops, actionlint -> shellcheck)."""
+    return os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")])
+
+
+@pytest.fixture(scope="session")
+def venv_tool() -> Callable[[str], str]:
+    """Absolute path of a dev tool; a missing one fails the test, since a skip would read as a pass."""
+
+    def find(name: str) -> str:
+        found = shutil.which(name, path=_tool_path())
+        if found is None:
+            pytest.fail(f"{name} is not installed (expected in {VENV_BIN}); install the dev extra")
+        return found
+
+    return find
+
+
+@pytest.fixture(scope="session")
+def tool_env() -> dict[str, str]:
+    """The environment for a tool run: ours, with the venv's bin first on PATH."""
+    env = dict(os.environ)
+    env["PATH"] = _tool_path()
+    return env
