@@ -26,9 +26,7 @@ def field_label(path: typing.Sequence[str | int]) -> str:
     return out
 
 
-def from_validation_error(
-    doc: SourceDoc, model: type[BaseModel], error: ValidationError
-) -> list[Diagnostic]:
+def from_validation_error(doc: SourceDoc, model: type[BaseModel], error: ValidationError) -> list[Diagnostic]:
     found = []
     for err in error.errors(include_url=False):
         path = _data_path(doc.data, err["loc"])
@@ -55,7 +53,9 @@ def from_validation_error(
 
 _PATTERN_MEANING = {
     r"^[a-z][a-z0-9-]{0,62}$": "a name is 1-63 lowercase letters, digits and '-', starting with a letter",
-    r"^[A-Za-z_][A-Za-z0-9_]{0,63}$": "a column or variable is letters, digits and '_', not starting with a digit",
+    r"^[A-Za-z_][A-Za-z0-9_]{0,63}$": (
+        "a column or variable is letters, digits and '_', not starting with a digit"
+    ),
     r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$": "a runner label is letters, digits, '_', '.', ':' and '-'",
 }
 

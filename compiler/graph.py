@@ -43,7 +43,9 @@ def build_graph(stages: list[Stage]) -> StageGraph:
         for up in stage.upstream:
             if up not in graph:
                 errors.append(
-                    Diagnostic(stage.spec.path, 1, 1, "", f"stage {stage.name} needs {up}, which no spec defines")
+                    Diagnostic(
+                        stage.spec.path, 1, 1, "", f"stage {stage.name} needs {up}, which no spec defines"
+                    )
                 )
                 continue
             graph.add_edge(up, stage.name)
@@ -58,8 +60,12 @@ def build_graph(stages: list[Stage]) -> StageGraph:
         chain = " -> ".join([s.name for s in members] + [members[0].name])
         raise SpecError(
             [
-                Diagnostic(s.spec.path, *s.spec.doc.position(("name",)), "name",
-                           f"{s.spec.kind} '{s.spec.name}' is part of a cycle: {chain}")
+                Diagnostic(
+                    s.spec.path,
+                    *s.spec.doc.position(("name",)),
+                    "name",
+                    f"{s.spec.kind} '{s.spec.name}' is part of a cycle: {chain}",
+                )
                 for s in members
             ]
         )

@@ -53,7 +53,9 @@ def make_plan(
         if why:
             reasons[stage.name] = why
     for name in sorted(head.downstream(set(reasons)) - set(reasons)):
-        ups = sorted(u for u in head.stage(name).upstream if u in reasons or u in head.downstream(set(reasons)))
+        ups = sorted(
+            u for u in head.stage(name).upstream if u in reasons or u in head.downstream(set(reasons))
+        )
         reasons[name] = [f"after {', '.join(ups)}"]
     rerun = tuple(
         PlannedStage(s.name, f"{s.spec.kind} {s.spec.name}", tuple(reasons[s.name]))
@@ -108,17 +110,20 @@ def plan_markdown(plan: Plan) -> str:
 
 
 def plan_json(plan: Plan) -> str:
-    return json.dumps(
-        {
-            "base": plan.base,
-            "changed_specs": [{"path": p, "change": s} for p, s in plan.changed_files],
-            "rerun": [{"stage": s.name, "spec": s.spec, "reasons": list(s.reasons)} for s in plan.rerun],
-            "removed": list(plan.removed),
-            "total_stages": plan.total,
-            "notes": list(plan.notes),
-        },
-        indent=2,
-    ) + "\n"
+    return (
+        json.dumps(
+            {
+                "base": plan.base,
+                "changed_specs": [{"path": p, "change": s} for p, s in plan.changed_files],
+                "rerun": [{"stage": s.name, "spec": s.spec, "reasons": list(s.reasons)} for s in plan.rerun],
+                "removed": list(plan.removed),
+                "total_stages": plan.total,
+                "notes": list(plan.notes),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def _md(text: str) -> str:

@@ -72,7 +72,11 @@ def references(sf: SpecFile) -> Iterator[tuple[Loc, str, str]]:
         if s.base_model.finetune:
             yield ("base_model", "finetune"), "FineTune", s.base_model.finetune
         if s.base_model.build:
-            yield ("base_model", "build", "tokenizer_dataset"), "Dataset", s.base_model.build.tokenizer_dataset
+            yield (
+                ("base_model", "build", "tokenizer_dataset"),
+                "Dataset",
+                s.base_model.build.tokenizer_dataset,
+            )
     elif sf.kind == "EvalSuite":
         for field in ("models", "baselines"):
             for i, ref in enumerate(getattr(s, field)):

@@ -98,7 +98,11 @@ class _Builder:
     def model_location(self, ref: ModelRef) -> tuple[str | None, str | None, dict[str, Any]]:
         """(dependency path, upstream stage, runner-facing description) of a model reference."""
         if ref.finetune:
-            return self.model_dir(ref.finetune), f"tune-{ref.finetune}", {"path": self.model_dir(ref.finetune)}
+            return (
+                self.model_dir(ref.finetune),
+                f"tune-{ref.finetune}",
+                {"path": self.model_dir(ref.finetune)},
+            )
         if ref.base_of:
             base = self.index.get("FineTune", ref.base_of).spec.base_model
             return self.base_model_location(ref.base_of, base)
@@ -112,7 +116,11 @@ class _Builder:
         if base.build:
             return self.base_dir(finetune), f"base-{finetune}", {"path": self.base_dir(finetune)}
         if base.finetune:
-            return self.model_dir(base.finetune), f"tune-{base.finetune}", {"path": self.model_dir(base.finetune)}
+            return (
+                self.model_dir(base.finetune),
+                f"tune-{base.finetune}",
+                {"path": self.model_dir(base.finetune)},
+            )
         if base.path:
             return base.path, None, {"path": base.path}
         return None, None, {"hub": base.hub, "revision": base.revision}
@@ -124,8 +132,10 @@ class _Builder:
         spec = sf.spec
         resources = getattr(spec, "resources", None)
         runner = resources.runner_class if resources else "cpu"
-        labels = tuple(resources.labels) if resources and resources.labels else tuple(
-            getattr(self.project.defaults.runners, runner)
+        labels = (
+            tuple(resources.labels)
+            if resources and resources.labels
+            else tuple(getattr(self.project.defaults.runners, runner))
         )
         outputs = {
             "outs": list(kw.get("outs", ())),

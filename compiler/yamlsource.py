@@ -72,13 +72,9 @@ def load_text(path: str, text: str) -> tuple[SourceDoc | None, list[Diagnostic]]
     if conflict:
         line = text.count("\n", 0, conflict.start()) + 1
         return None, [
-            Diagnostic(
-                path, line, 1, "", "merge-conflict marker in the file", "resolve the conflict"
-            )
+            Diagnostic(path, line, 1, "", "merge-conflict marker in the file", "resolve the conflict")
         ]
-    if not text.strip() or all(
-        not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
-    ):
+    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
         return None, [
             Diagnostic(path, 1, 1, "", "the file is empty", "write a spec with `kind:` and `name:`")
         ]
@@ -96,9 +92,7 @@ def load_text(path: str, text: str) -> tuple[SourceDoc | None, list[Diagnostic]]
         if not nodes:
             return None, [Diagnostic(path, 1, 1, "", "the file holds no YAML document")]
         line = nodes[1].start_mark.line + 1
-        return None, [
-            Diagnostic(path, line, 1, "", "more than one YAML document", "keep one spec per file")
-        ]
+        return None, [Diagnostic(path, line, 1, "", "more than one YAML document", "keep one spec per file")]
     root = nodes[0]
     if not isinstance(root, yaml.MappingNode):
         line, col = root.start_mark.line + 1, root.start_mark.column + 1

@@ -19,9 +19,7 @@ SPEC_KINDS: dict[str, type] = {
 }
 ALL_KINDS: dict[str, type] = {"Project": Project, **SPEC_KINDS}
 
-Spec = Annotated[
-    Dataset | Prompt | FineTune | EvalSuite | Policy | Deployment, Field(discriminator="kind")
-]
+Spec = Annotated[Dataset | Prompt | FineTune | EvalSuite | Policy | Deployment, Field(discriminator="kind")]
 
 __all__ = [
     "ALL_KINDS",

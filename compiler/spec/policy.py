@@ -65,6 +65,6 @@ class Policy(SpecBase):
     rules: list[Rule] = Field(default_factory=list)
     review: Review | None = None
     approvals: Approvals = Field(default_factory=Approvals)
-    monitoring: dict[Literal["min_rating", "max_thumbs_down_rate", "max_p95_latency_ms", "max_drift"], float] = Field(
-        default_factory=dict
-    )
+    monitoring: dict[
+        Literal["min_rating", "max_thumbs_down_rate", "max_p95_latency_ms", "max_drift"], float
+    ] = Field(default_factory=dict)

@@ -9,7 +9,8 @@ from pydantic import Field, StringConstraints
 from llmops.compiler.spec.common import Environment, Name, RelPath, RunnerLabel, SpecBase, SpecModel
 
 PipRequirement = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9._\[\]\-]+(?:[=<>!~]=?[A-Za-z0-9.*+-]+)?$|^\.(\[[a-z,-]+\])?$")
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9._\[\]\-]+(?:[=<>!~]=?[A-Za-z0-9.*+-]+)?$|^\.(\[[a-z,-]+\])?$"),
 ]
 Branch = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")]
 
@@ -30,7 +31,10 @@ class Remote(SpecModel):
     """A DVC remote; its credentials come from the environment, never from the spec."""
 
     name: Name = "storage"
-    url: Annotated[str, StringConstraints(pattern=r"^(s3|gs|azure|ssh|https?|hdfs|webdav)://[^\s'\"`$\\]+$|^/[^\s'\"`$\\]+$")]
+    url: Annotated[
+        str,
+        StringConstraints(pattern=r"^(s3|gs|azure|ssh|https?|hdfs|webdav)://[^\s'\"`$\\]+$|^/[^\s'\"`$\\]+$"),
+    ]
 
 
 class Storage(SpecModel):

@@ -31,7 +31,9 @@ class GoldenTest(SpecModel):
 class Prompt(SpecBase):
     kind: Literal["Prompt"]
     template: str | None = Field(default=None, max_length=100_000)
-    template_file: RelPath | None = Field(default=None, description="Path of a Jinja2 file, relative to the project root.")
+    template_file: RelPath | None = Field(
+        default=None, description="Path of a Jinja2 file, relative to the project root."
+    )
     system: str | None = Field(default=None, max_length=100_000)
     variables: list[Variable] = Field(default_factory=list)
     completion: Variable | None = Field(

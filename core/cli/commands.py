@@ -9,7 +9,7 @@ from pathlib import Path
 from llmops.errors import CheckFailed
 
 
-def _compiled(args: argparse.Namespace):  # noqa: ANN202 - returns compiler.compile.Compiled
+def _compiled(args: argparse.Namespace):
     from llmops.compiler.compile import compile_project
     from llmops.compiler.load import load_project
 
@@ -17,12 +17,15 @@ def _compiled(args: argparse.Namespace):  # noqa: ANN202 - returns compiler.comp
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    compiled = _compiled(args)
+    from llmops.compiler.compile import plan_graph
+    from llmops.compiler.load import load_project
+
+    index, graph = plan_graph(load_project(Path(args.project)))
     counts: dict[str, int] = {}
-    for sf in compiled.index.parsed.specs:
+    for sf in index.parsed.specs:
         counts[sf.kind] = counts.get(sf.kind, 0) + 1
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no specs"
-    print(f"ok: llmops.yaml and {summary}; {len(compiled.graph.order)} stages")
+    print(f"ok: llmops.yaml and {summary}; {len(graph.order)} stages")
     return 0
 
 

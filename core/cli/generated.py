@@ -9,7 +9,12 @@ from pathlib import Path
 from llmops.atomic import write_text
 from llmops.compiler.emit.header import HEADER_TEXT
 
-OWNED_PATTERNS = (".llmops/stages/*.json", ".github/workflows/llmops-*.yml", ".llmops/schema.json", "dvc.yaml")
+OWNED_PATTERNS = (
+    ".llmops/stages/*.json",
+    ".github/workflows/llmops-*.yml",
+    ".llmops/schema.json",
+    "dvc.yaml",
+)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _copy(source, dest: Path) -> None:  # noqa: ANN001 - importlib.resources Traversable
+def _copy(source, dest: Path) -> None:
     """Copy the starter; names beginning with '_' become dotfiles (wheels drop real ones)."""
     dest.mkdir(parents=True, exist_ok=True)
     for item in source.iterdir():

@@ -31,7 +31,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     prefix = "" if prefix == "." else prefix + "/"
 
     blobs = {
-        item.path[len(prefix):]: item
+        item.path[len(prefix) :]: item
         for item in commit.tree.traverse()
         if item.type == "blob" and item.path.startswith(prefix)
     }
@@ -54,19 +54,19 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _text(blob) -> str:  # noqa: ANN001 - a git.Blob
+def _text(blob) -> str:
     return blob.data_stream.read().decode("utf-8")
 
 
-def _changed_paths(repo, commit, prefix: str) -> dict[str, str]:  # noqa: ANN001
+def _changed_paths(repo, commit, prefix: str) -> dict[str, str]:
     """Paths (relative to the project) that differ between `commit` and the working tree."""
     changed: dict[str, str] = {}
     kinds = {"A": "added", "D": "deleted", "M": "modified", "R": "renamed", "T": "modified"}
     for diff in commit.diff(None):
         for path, status in ((diff.a_path, diff.change_type), (diff.b_path, diff.change_type)):
             if path and path.startswith(prefix):
-                changed[str(PurePosixPath(path[len(prefix):]))] = kinds.get(status, "modified")
+                changed[str(PurePosixPath(path[len(prefix) :]))] = kinds.get(status, "modified")
     for path in repo.untracked_files:
         if path.startswith(prefix):
-            changed[path[len(prefix):]] = "added"
+            changed[path[len(prefix) :]] = "added"
     return changed

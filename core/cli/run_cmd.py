@@ -29,9 +29,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if stage.in_pipeline:
         on_disk = root / stage.config_path
         if not on_disk.is_file() or on_disk.read_text(encoding="utf-8") != stage_config_text(stage):
-            raise UsageError(
-                f"{stage.config_path} does not match the specs; run `llmops compile` first"
-            )
+            raise UsageError(f"{stage.config_path} does not match the specs; run `llmops compile` first")
     runner = runner_for(stage.kind)
     started = time.perf_counter()
     runner(json.loads(json.dumps(stage.config)), root)

@@ -97,7 +97,8 @@ def _units(records: list[Record], seed: int, text_column: str, group_by: str | N
             unit = by_key[unit_key] = Unit(unit_key, order=digest(str(seed), unit_key))
         unit.records.append(record)
     for unit in by_key.values():
-        unit.records.sort(key=canonical)
+        if len(unit.records) > 1:
+            unit.records.sort(key=canonical)
     return list(by_key.values())
 
 

@@ -52,13 +52,13 @@ def test_cycle_names_every_member_and_nothing_else():
 def test_missing_project_file_is_a_usage_error(tmp_path):
     from llmops.errors import UsageError
 
-    with pytest.raises(UsageError, match="no llmops.yaml"):
+    with pytest.raises(UsageError, match=r"no llmops\.yaml"):
         load_project(tmp_path)
 
 
 def test_project_file_of_wrong_kind(tmp_path):
     (tmp_path / "llmops.yaml").write_text("kind: Dataset\nname: x\n")
-    with pytest.raises(SpecError, match="llmops.yaml must be kind Project"):
+    with pytest.raises(SpecError, match=r"llmops\.yaml must be kind Project"):
         load_project(tmp_path)
 
 
@@ -66,7 +66,7 @@ def test_project_spec_outside_root_is_refused(tmp_path):
     (tmp_path / "llmops.yaml").write_text("kind: Project\nname: x\n")
     (tmp_path / "specs").mkdir()
     (tmp_path / "specs" / "p.yaml").write_text("kind: Project\nname: y\n")
-    with pytest.raises(SpecError, match="belongs in llmops.yaml"):
+    with pytest.raises(SpecError, match=r"belongs in llmops\.yaml"):
         plan_graph(load_project(tmp_path))
 
 

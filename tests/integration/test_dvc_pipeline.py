@@ -69,7 +69,12 @@ def test_spec_field_change_reruns_the_stage(project):
 
 def test_data_change_reruns_the_stage(project):
     with (project / "data/raw/faq.jsonl").open("a") as f:
-        f.write(json.dumps({"question": "Is there an API?", "answer": "Yes, see Settings, API.", "area": "features"}) + "\n")
+        f.write(
+            json.dumps(
+                {"question": "Is there an API?", "answer": "Yes, see Settings, API.", "area": "features"}
+            )
+            + "\n"
+        )
     assert list(_status(project)) == ["data-faq"]
 
 
