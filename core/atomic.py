@@ -43,6 +43,7 @@ def replace_dir(target: Path) -> Iterator[Path]:
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    staging.chmod(0o755)
     try:
         yield staging
         for root, _dirs, files in os.walk(staging):

@@ -79,7 +79,7 @@ def _jsonl(path: Path, display: str) -> Rows:
                 continue
             where = f"{display} line {number}"
             try:
-                value = json.loads(line)
+                value = json.loads(line.rstrip("\r\n"))
             except json.JSONDecodeError as exc:
                 raise StageFailed(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from exc
             yield where, _object(value, where)
