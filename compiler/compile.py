@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from llmops.compiler.emit.dvc import emit_dvc
+from llmops.compiler.gcpause import paused_gc
 from llmops.compiler.graph import StageGraph, build_graph
 from llmops.compiler.load import ParsedProject
 from llmops.compiler.resolve import Index, resolve
@@ -19,15 +20,16 @@ class Compiled:
 
 
 def plan_graph(parsed: ParsedProject) -> tuple[Index, StageGraph]:
-    index = resolve(parsed)
-    return index, build_graph(build_stages(index))
+    with paused_gc():
+        index = resolve(parsed)
+        return index, build_graph(build_stages(index))
 
 
 def compile_project(parsed: ParsedProject) -> Compiled:
     from llmops.compiler.emit.workflows import emit_workflows
-
-    index, graph = plan_graph(parsed)
     from llmops.compiler.schema import SCHEMA_PATH, schema_text
 
-    files = {**emit_dvc(graph), **emit_workflows(index, graph), SCHEMA_PATH: schema_text()}
-    return Compiled(index, graph, dict(sorted(files.items())))
+    index, graph = plan_graph(parsed)
+    with paused_gc():
+        files = {**emit_dvc(graph), **emit_workflows(index, graph), SCHEMA_PATH: schema_text()}
+        return Compiled(index, graph, dict(sorted(files.items())))

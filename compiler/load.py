@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from llmops.compiler.diagnose import from_validation_error, suggest
+from llmops.compiler.gcpause import paused_gc
 from llmops.compiler.spec import ALL_KINDS, SPEC_KINDS, Project
 from llmops.compiler.yamlsource import SourceDoc, load_text
 from llmops.errors import Diagnostic, SpecError, UsageError
@@ -88,6 +89,13 @@ def parse_specs(
     Names of specs that failed validation are kept in `broken`, so references to them are
     not reported a second time as unknown.
     """
+    with paused_gc():
+        return _parse_all(project_file, sources, unreadable)
+
+
+def _parse_all(
+    project_file: SpecFile, sources: dict[str, str], unreadable: tuple[Diagnostic, ...]
+) -> ParsedProject:
     errors: list[Diagnostic] = list(unreadable)
     specs: list[SpecFile] = []
     broken: set[tuple[str, str]] = set()

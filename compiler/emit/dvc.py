@@ -13,6 +13,9 @@ from llmops.compiler.graph import StageGraph
 from llmops.compiler.stages import Stage
 
 
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def emit_dvc(graph: StageGraph) -> dict[str, str]:
     stages = graph.pipeline
     files = {"dvc.yaml": _dvc_yaml(stages)}
@@ -28,7 +31,14 @@ def stage_config_text(stage: Stage) -> str:
 
 def _dvc_yaml(stages: tuple[Stage, ...]) -> str:
     doc: dict[str, Any] = {"stages": {s.name: _stage_entry(s) for s in stages}}
-    body = yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000)
+    body = yaml.dump(
+        doc,
+        Dumper=_DUMPER,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1000,
+    )
     return yaml_header() + body
 
 
