@@ -150,7 +150,7 @@ class _Builder:
             "inputs": kw.pop("inputs", {}),
             "outputs": outputs,
         }
-        deps = tuple(sorted(set(kw.pop("deps", ()))))
+        deps = tuple(sorted({d for d in kw.pop("deps", ()) if d}))
         upstream = tuple(sorted(set(u for u in kw.pop("upstream", ()) if u)))
         return Stage(
             name=name,
@@ -235,7 +235,7 @@ class _Builder:
         return self.make(
             "tune",
             sf,
-            deps=[d for d in deps if d],
+            deps=deps,
             upstream=upstream,
             inputs={
                 "dataset": self.dataset_dir(spec.dataset),
@@ -266,7 +266,7 @@ class _Builder:
         return self.make(
             "eval",
             sf,
-            deps=[d for d in deps if d],
+            deps=deps,
             upstream=upstream,
             inputs={
                 "dataset": self.dataset_dir(spec.dataset),
@@ -322,7 +322,7 @@ class _Builder:
         return self.make(
             "deploy",
             sf,
-            deps=[d for d in [dep] if d],
+            deps=[dep],
             upstream=upstream,
             inputs={"model": where, "policies": list(spec.policies)},
             outs=[f"deploy/{sf.name}"],
