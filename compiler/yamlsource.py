@@ -45,6 +45,7 @@ for _tag, _regexp, _first in (
     _Loader.add_implicit_resolver(_tag, _regexp, list(_first))
 
 _SCALARS = yaml.constructor.SafeConstructor()
+_COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap"}
 
 
 @dataclass
@@ -115,6 +116,9 @@ def load_text(path: str, text: str) -> tuple[SourceDoc | None, list[Diagnostic]]
 
 def _build(node: yaml.Node, loc: Path_, doc: SourceDoc, errors: list[Diagnostic]) -> Any:
     doc.values[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _COLLECTION_TAGS:
+        errors.append(_at(doc.path, node, loc, f"unsupported YAML tag '{node.tag}'"))
+        return None
     if isinstance(node, yaml.MappingNode):
         if any(k.tag == "tag:yaml.org,2002:merge" for k, _ in node.value):
             _SCALARS.flatten_mapping(node)
@@ -123,7 +127,11 @@ def _build(node: yaml.Node, loc: Path_, doc: SourceDoc, errors: list[Diagnostic]
             if not isinstance(key_node, yaml.ScalarNode):
                 errors.append(_at(doc.path, key_node, loc, "a key must be a plain value"))
                 continue
-            key = str(_SCALARS.construct_object(key_node))
+            try:
+                key = str(_SCALARS.construct_object(key_node))
+            except yaml.YAMLError:
+                errors.append(_at(doc.path, key_node, loc, f"unsupported YAML tag '{key_node.tag}'"))
+                continue
             if key in out:
                 errors.append(_at(doc.path, key_node, loc + (key,), f"duplicate key '{key}'"))
                 continue
@@ -135,7 +143,7 @@ def _build(node: yaml.Node, loc: Path_, doc: SourceDoc, errors: list[Diagnostic]
     try:
         return _SCALARS.construct_object(node)
     except yaml.YAMLError as exc:
-        errors.append(_at(doc.path, node, loc, f"bad value: {getattr(exc, 'problem', exc)}"))
+        errors.append(_at(doc.path, node, loc, f"bad value: {getattr(exc, 'problem', None) or exc}"))
         return None
 
 

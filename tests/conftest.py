@@ -8,6 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# CI runs the property tests on a fixed set of examples so a red run can be reproduced;
+# locally each run explores new ones (HYPOTHESIS_PROFILE=explore runs many more).
+settings.register_profile("default", max_examples=150)
+settings.register_profile("ci", max_examples=150, derandomize=True, print_blob=True)
+settings.register_profile("explore", max_examples=3000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "default"))
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "projects"

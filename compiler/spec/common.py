@@ -41,7 +41,7 @@ Environment = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,62}$"
 class SpecModel(BaseModel):
     """Base of every spec object: unknown keys are errors, values are immutable once parsed."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
 
 class SpecBase(SpecModel):

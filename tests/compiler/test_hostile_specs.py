@@ -104,7 +104,7 @@ def _compile(sources: dict[str, str]) -> None:
     _check_outputs(compiled.files)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_mutated_documents(data):
     path = data.draw(st.sampled_from(sorted(DOCS)))
@@ -119,7 +119,7 @@ def test_mutated_documents(data):
     _compile({**SOURCES, path: text})
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_mutated_text(data):
     path = data.draw(st.sampled_from(sorted(SOURCES)))
@@ -135,7 +135,7 @@ def test_mutated_text(data):
     _compile({**SOURCES, path: text[:at] + insert + text[at + cut :]})
 
 
-@settings(max_examples=60, deadline=None)
+@settings(deadline=None)
 @given(text=hostile_text)
 def test_hostile_free_text_compiles_and_stays_out_of_commands(text):
     doc = copy.deepcopy(DOCS["specs/models/tiny-base.yaml"])
@@ -145,10 +145,13 @@ def test_hostile_free_text_compiles_and_stays_out_of_commands(text):
         parse_specs(_project(), {**SOURCES, "specs/models/tiny-base.yaml": yaml.safe_dump(doc)})
     )
     _check_outputs(compiled.files)
-    if len(text) > 3:
-        for path, out in compiled.files.items():
-            if path.endswith((".yml", "dvc.yaml")):
-                assert text not in out
+    # the text never shows up in a workflow or dvc.yaml (unless those hold it anyway, like "base")
+    for path, out in compiled.files.items():
+        if path.endswith((".yml", "dvc.yaml")) and len(text) > 3:
+            assert text not in out or text in BASELINE_FILES[path]
+
+
+BASELINE_FILES = compile_project(parse_specs(_project(), SOURCES)).files
 
 
 def test_hostile_names_are_rejected_with_a_position():

@@ -40,3 +40,9 @@ def test_merge_keys_and_anchors():
     doc, errors = load_text("s.yaml", "base: &b {x: 1}\nother:\n  <<: *b\n  y: 2\n")
     assert not errors
     assert doc.data["other"] == {"x": 1, "y": 2}
+
+
+def test_tags_that_are_not_plain_yaml_are_refused():
+    for text in ("!0 a: 1\n", "a: !0 x\n", "a: !0 {b: 1}\n", "a: !!python/object:os.system x\n", "!0 k: v\n"):
+        doc, errors = load_text("s.yaml", text)
+        assert errors, text
