@@ -47,10 +47,12 @@ def _stage_entry(stage: Stage) -> dict[str, Any]:
     if stage.deps:
         entry["deps"] = list(stage.deps)
     entry["params"] = [{stage.config_path: None}]
+    # persist: DVC would delete outputs before running the stage; runners replace them
+    # atomically themselves, so an interrupted or failed run leaves the previous ones in place.
     if stage.outs:
-        entry["outs"] = list(stage.outs)
+        entry["outs"] = [{o: {"persist": True}} for o in stage.outs]
     if stage.metrics:
-        entry["metrics"] = [{m: {"cache": False}} for m in stage.metrics]
+        entry["metrics"] = [{m: {"cache": False, "persist": True}} for m in stage.metrics]
     if stage.plots:
-        entry["plots"] = [{p: {"cache": False}} for p in stage.plots]
+        entry["plots"] = [{p: {"cache": False, "persist": True}} for p in stage.plots]
     return entry

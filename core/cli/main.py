@@ -31,27 +31,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-C", "--project", metavar="DIR", default=".", help="project root (default: current folder)"
     )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-C", "--project", metavar="DIR", default=argparse.SUPPRESS, help="project root")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("init", help="start a new project with a working example")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, parents=[common])
+
+    p = command("init", "start a new project with a working example")
     p.add_argument("directory", help="folder to create (must be empty or missing)")
 
-    sub.add_parser("validate", help="check llmops.yaml and every spec; exit 2 on any problem")
+    command("validate", "check llmops.yaml and every spec; exit 2 on any problem")
 
-    p = sub.add_parser("compile", help="write dvc.yaml and the workflows from the specs")
+    p = command("compile", "write dvc.yaml and the workflows from the specs")
     p.add_argument("--check", action="store_true", help="exit 1 if committed files are stale")
 
-    p = sub.add_parser("plan", help="specs changed since a git ref, and the stages that will rerun")
+    p = command("plan", "specs changed since a git ref, and the stages that will rerun")
     p.add_argument("--base", required=True, metavar="REF", help="git ref to compare with")
     p.add_argument("--format", choices=("text", "markdown", "json"), default="text")
 
-    p = sub.add_parser("graph", help="the stage graph as Mermaid or DOT")
+    p = command("graph", "the stage graph as Mermaid or DOT")
     p.add_argument("--format", choices=("mermaid", "dot"), default="mermaid")
 
-    p = sub.add_parser("schema", help="JSON Schema of the spec language, for editors")
+    p = command("schema", "JSON Schema of the spec language, for editors")
     p.add_argument("--out", metavar="FILE", help="write here instead of standard output")
 
-    p = sub.add_parser("run", help="run one stage (what `dvc repro` and CI call)")
+    p = command("run", "run one stage (what `dvc repro` and CI call)")
     p.add_argument("stage", help="stage name, e.g. data-support")
     return parser
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from llmops.compiler.spec.dataset import (
@@ -26,15 +27,31 @@ from llmops.runners.dataset.text import Record, as_text, normalize, record_key, 
 NOT_YET = ("language-filter", "dedup-near", "pii-redact")
 
 
+SAMPLES_KEPT = 20
+
+
 @dataclass
 class StepCount:
-    """Rows into and out of one step; `changed` counts rows a rewriting step modified."""
+    """Rows into and out of one step; `changed` counts rows a rewriting step modified.
+
+    Steps call `drop(record, reason)` for each record they remove, so the metrics can say why
+    and a few dropped records are kept for a person to review; `found` counts what a step
+    detected (PII kinds, languages).
+    """
 
     position: int
     step: str
     rows_in: int = 0
     rows_out: int = 0
     changed: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    found: Counter[str] = field(default_factory=Counter)
+
+    def drop(self, record: Record, reason: str) -> None:
+        self.reasons[reason] += 1
+        if len(self.samples) < SAMPLES_KEPT:
+            self.samples.append({"reason": reason, "record": record})
 
     @property
     def dropped(self) -> int:
@@ -71,20 +88,20 @@ def build(step: CleaningStep, position: int, text_column: str) -> Step:
         return lambda rows, count: _normalize(rows, count, step)
     if isinstance(step, DropEmpty):
         columns = step.columns or [text_column]
-        return lambda rows, count: _drop_empty(rows, columns, where)
+        return lambda rows, count: _drop_empty(rows, columns, where, count)
     if isinstance(step, LengthFilter):
         column = step.column or text_column
-        return lambda rows, count: _length_filter(rows, column, step, where)
+        return lambda rows, count: _length_filter(rows, column, step, where, count)
     if isinstance(step, RegexFilter):
         try:
             pattern = re.compile(step.pattern)
         except re.error as exc:
             raise StageFailed(f"{where}: the pattern {step.pattern!r} is not a valid regex ({exc})") from exc
         column = step.column or text_column
-        return lambda rows, count: _regex_filter(rows, column, pattern, step.action == "keep", where)
+        return lambda rows, count: _regex_filter(rows, column, pattern, step.action == "keep", where, count)
     if isinstance(step, DedupExact):
         columns = step.columns or [text_column]
-        return lambda rows, count: _dedup_exact(rows, columns, where)
+        return lambda rows, count: _dedup_exact(rows, columns, where, count)
     raise StageFailed(f"{where}: unknown step")  # pragma: no cover - the spec model forbids it
 
 
@@ -102,30 +119,43 @@ def _normalize(rows: Iterable[Record], count: StepCount, step: Normalize) -> Ite
         yield out
 
 
-def _drop_empty(rows: Iterable[Record], columns: list[str], where: str) -> Iterator[Record]:
+def _drop_empty(rows: Iterable[Record], columns: list[str], where: str, count: StepCount) -> Iterator[Record]:
     for record in rows:
-        if not any(_is_empty(_value(record, column, where)) for column in columns):
+        empty = [column for column in columns if _is_empty(_value(record, column, where))]
+        if empty:
+            count.drop(record, f"empty {empty[0]}")
+        else:
             yield record
 
 
-def _length_filter(rows: Iterable[Record], column: str, step: LengthFilter, where: str) -> Iterator[Record]:
+def _length_filter(
+    rows: Iterable[Record], column: str, step: LengthFilter, where: str, count: StepCount
+) -> Iterator[Record]:
     for record in rows:
         text = as_text(_value(record, column, where))
         size = tokens(text) if step.unit == "tokens" else len(text)
-        if size >= step.min and (step.max is None or size <= step.max):
+        if size < step.min:
+            count.drop(record, f"shorter than {step.min} {step.unit}")
+        elif step.max is not None and size > step.max:
+            count.drop(record, f"longer than {step.max} {step.unit}")
+        else:
             yield record
 
 
 def _regex_filter(
-    rows: Iterable[Record], column: str, pattern: re.Pattern[str], keep: bool, where: str
+    rows: Iterable[Record], column: str, pattern: re.Pattern[str], keep: bool, where: str, count: StepCount
 ) -> Iterator[Record]:
     for record in rows:
         matched = pattern.search(as_text(_value(record, column, where))) is not None
         if matched == keep:
             yield record
+        else:
+            count.drop(record, "did not match the pattern" if keep else "matched the pattern")
 
 
-def _dedup_exact(rows: Iterable[Record], columns: list[str], where: str) -> Iterator[Record]:
+def _dedup_exact(
+    rows: Iterable[Record], columns: list[str], where: str, count: StepCount
+) -> Iterator[Record]:
     """Keep the first record of each key: sources in spec order, then file order."""
     seen: set[bytes] = set()
     for record in rows:
@@ -135,6 +165,8 @@ def _dedup_exact(rows: Iterable[Record], columns: list[str], where: str) -> Iter
         if digest not in seen:
             seen.add(digest)
             yield record
+        else:
+            count.drop(record, "exact duplicate")
 
 
 def _value(record: Record, column: str, where: str) -> Any:

@@ -122,3 +122,18 @@ def test_the_repos_own_example_runs(tmp_path):
     manifest = json.loads((root / "artifacts/datasets/support/manifest.json").read_text())
     assert manifest["rows"] == metrics["rows"] == sum(metrics["splits"].values()) > 100
     assert _status(root) == {}
+
+
+def test_a_failed_run_leaves_the_previous_outputs(project):
+    """DVC deletes outputs before a stage runs unless they persist; ours do, and the runner
+    swaps its output folder in whole, so a failure keeps the last good data in place."""
+    out = project / "artifacts/datasets/faq"
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    metrics_before = (project / "metrics/data-faq.json").read_bytes()
+    with (project / "data/raw/faq.jsonl").open("a") as f:
+        f.write("{not json\n")
+    done = subprocess.run(["dvc", "repro"], cwd=project, capture_output=True, text=True, check=False)
+    assert done.returncode != 0
+    assert "faq.jsonl" in done.stdout + done.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert (project / "metrics/data-faq.json").read_bytes() == metrics_before
