@@ -153,7 +153,11 @@ def _project_context(project: Project) -> dict[str, Any]:
         "cpu_labels": tuple(project.defaults.runners.cpu),
         "python": project.ci.python,
         "requirement": llmops_requirement(project),
-        "remote": project.storage.remote is not None,
+        "remote": (
+            {"name": project.storage.remote.name, "url": project.storage.remote.url}
+            if project.storage.remote is not None
+            else None
+        ),
     }
 
 

@@ -22,6 +22,7 @@ from llmops.compiler.compile import Compiled, compile_project
 from llmops.compiler.emit.workflows import MAIN_WORKFLOW, MONITOR_WORKFLOW, PR_WORKFLOW, emit_workflows
 from llmops.compiler.load import load_project
 
+REMOTE_ADD = 'dvc remote add --local --force --default "$DVC_REMOTE_NAME" "$DVC_REMOTE_URL"'
 CHECKOUT = re.compile(r"^actions/checkout@[0-9a-f]{40}$")
 HOSTILE = "Pwn $(id) and `uname -a` via ${{ github.event.issue.title }}; echo ${HOME}"
 HOSTILE_MARKERS = ("$(id)", "`uname", "github.event.issue.title", "${HOME}", "Pwn")
@@ -298,11 +299,18 @@ def test_pr_workflow_steps(docs: dict[str, dict[str, Any]]) -> None:
     stage = doc["jobs"]["eval-quality"]
     assert stage["env"] == {"LLMOPS_STAGE": "eval-quality", "BASE_REF": "${{ github.base_ref }}"}
     assert [s.get("run") for s in steps_of(stage)][2:] == [
+        REMOTE_ADD,
         "dvc pull --allow-missing",
         'dvc repro "$LLMOPS_STAGE"',
         "dvc push",
         'dvc metrics diff --md "origin/$BASE_REF" >> "$GITHUB_STEP_SUMMARY"',
     ]
+
+
+def test_remote_comes_from_env_not_the_run_line(docs: dict[str, dict[str, Any]]) -> None:
+    step = steps_of(docs[PR_WORKFLOW]["jobs"]["eval-quality"])[2]
+    assert step["run"] == REMOTE_ADD
+    assert step["env"] == {"DVC_REMOTE_NAME": "storage", "DVC_REMOTE_URL": "s3://demo-bucket/llmops"}
 
 
 def test_install_step_reads_requirement_and_python_from_env(docs: dict[str, dict[str, Any]]) -> None:
@@ -340,6 +348,7 @@ def test_main_workflow(compiled: Compiled, docs: dict[str, dict[str, Any]]) -> N
     assert list(jobs) == ["validate", *pipeline, "deploy-canary", "deploy-bot"]  # graph order
     assert "llmops plan" not in "\n".join(s.get("run", "") for s in steps_of(jobs["validate"]))
     assert [s.get("run") for s in steps_of(jobs["tune-tiny"])][2:] == [
+        REMOTE_ADD,
         "dvc pull --allow-missing",
         'dvc repro "$LLMOPS_STAGE"',
         "dvc push",
