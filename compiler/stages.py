@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmops.compiler.load import SpecFile
+from llmops.compiler.plotdefs import plot_definitions
 from llmops.compiler.resolve import Index
 from llmops.compiler.spec.common import ModelRef
 from llmops.runners.versions import RUNNER_VERSIONS
 
 STAGE_CONFIG_DIR = ".llmops/stages"
 _GLOB = re.compile(r"[*?\[{]")
-_NOT_RESULT_FIELDS = {"description": True, "labels": True, "apiVersion": True}
+_NOT_RESULT_FIELDS = {"description": True, "tags": True, "apiVersion": True}
 _NOT_RESULT_RESOURCES = {"runner", "labels", "timeout_minutes"}
 
 
@@ -33,6 +34,7 @@ class Stage:
     outs: tuple[str, ...] = ()
     metrics: tuple[str, ...] = ()
     plots: tuple[str, ...] = ()
+    reports: tuple[str, ...] = ()
     upstream: tuple[str, ...] = ()
     runner: str = "cpu"
     runs_on: tuple[str, ...] = ()
@@ -41,7 +43,7 @@ class Stage:
     in_pipeline: bool = True
     environment: str | None = None
     schedule: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    plot_props: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def config_path(self) -> str:
@@ -141,6 +143,7 @@ class _Builder:
             "outs": list(kw.get("outs", ())),
             "metrics": list(kw.get("metrics", ())),
             "plots": list(kw.get("plots", ())),
+            "reports": list(kw.get("reports", ())),
         }
         config = {
             "stage": name,
@@ -180,6 +183,11 @@ class _Builder:
         if sf.spec.labels and sf.spec.labels.join:
             deps.append(sf.spec.labels.join)
         seed = sf.spec.split.seed if sf.spec.split.seed is not None else self.project.defaults.seed
+        plots = {
+            path: {k: v for k, v in props.items() if k != "cache"}
+            for entry in plot_definitions(f"{self.paths.plots}/data-{sf.name}")
+            for path, props in entry.items()
+        }
         stage = self.make(
             "data",
             sf,
@@ -188,6 +196,9 @@ class _Builder:
             inputs={"datasets": datasets, "seed": seed},
             outs=[self.dataset_dir(sf.name)],
             metrics=[self.metrics_file(f"data-{sf.name}")],
+            plots=list(plots),
+            plot_props=plots,
+            reports=[f"{self.paths.reports}/data-{sf.name}.md"],
         )
         return stage
 

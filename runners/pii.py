@@ -12,7 +12,6 @@ leaked. Placeholders never match a pattern, so redacting twice changes nothing.
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from llmops.runners.pii_patterns import DETECTORS, Detector, iban_ok, luhn_ok
+from llmops.runners.pii_patterns import DETECTORS, Detector, has_digit, iban_ok, luhn_ok
 
 __all__ = [
     "KINDS",
@@ -41,17 +40,6 @@ PLACEHOLDERS: dict[str, str] = {kind: f"[{kind.upper()}]" for kind in KINDS}
 # phone pattern could take, a secret value may look like an email. Ties go to the longer match.
 _PRIORITY = {"secret": 6, "card": 5, "iban": 4, "email": 3, "ip": 2, "phone": 1}
 
-# Cheap tests that let a detector skip a text it cannot match (most records hold no PII).
-_HAS_DIGIT = re.compile(r"\d").search
-_NEEDS: dict[str, Any] = {
-    "email": lambda text: "@" in text,
-    "phone": _HAS_DIGIT,
-    "card": _HAS_DIGIT,
-    "iban": _HAS_DIGIT,
-    "ip": lambda text: "." in text or ":" in text,
-    "secret": None,
-}
-
 # Redacting again after a change is a safety net for idempotency: a placeholder is not a word
 # character, so removing a match can expose a neighbour its boundaries had hidden.
 _MAX_PASSES = 4
@@ -59,7 +47,7 @@ _MAX_PASSES = 4
 
 @dataclass(frozen=True)
 class PiiMatch:
-    """One detected span: `text[start:end] == text` of the string it was found in."""
+    """One detected span: `source[start:end] == text` for the string `source` it was found in."""
 
     kind: str
     start: int
@@ -88,13 +76,15 @@ def find_pii(text: str, kinds: Iterable[str] = KINDS) -> list[PiiMatch]:
 
 def _find(text: str, detectors: tuple[Detector, ...]) -> list[PiiMatch]:
     candidates: list[tuple[int, int, int, str]] = []
-    skipped: dict[str, bool] = {}
+    digits = None  # several detectors need a digit: test once
     for detector in detectors:
         kind = detector.kind
-        if kind not in skipped:
-            need = _NEEDS[kind]
-            skipped[kind] = need is not None and not need(text)
-        if skipped[kind]:
+        if detector.needs is has_digit:
+            if digits is None:
+                digits = has_digit(text) is not None
+            if not digits:
+                continue
+        elif not detector.needs(text):
             continue
         for match in detector.pattern.finditer(text):
             span = detector.check(match)
@@ -113,7 +103,32 @@ def _find(text: str, detectors: tuple[Detector, ...]) -> list[PiiMatch]:
             continue  # overlaps the kept span after it
         starts.insert(at, start)
         kept.insert(at, (start, end, kind))
+    _repeats(text, kept, starts)
     return [PiiMatch(kind, start, end, text[start:end]) for start, end, kind in kept]
+
+
+def _repeats(text: str, kept: list[tuple[int, int, str]], starts: list[int]) -> None:
+    """Add every other delimited occurrence of a value already found, in place.
+
+    A pattern sees context: the same phone number right after another number, or a password
+    repeated without its `password=`, is not matched there. Once a text shows a value is PII,
+    each occurrence of it goes. Short values and plain words (`password=letmein`) stay, as they
+    may also be ordinary words elsewhere in the text.
+    """
+    values = {
+        value: kind for start, end, kind in kept if len(value := text[start:end]) >= 6 and not value.isalpha()
+    }
+    for value, kind in values.items():
+        at = text.find(value)
+        while at != -1:
+            end = at + len(value)
+            delimited = not (at and text[at - 1].isalnum()) and not text[end : end + 1].isalnum()
+            index = bisect_left(starts, at)
+            before_ok = not (index and kept[index - 1][1] > at)
+            if delimited and before_ok and not (index < len(kept) and kept[index][0] < end):
+                starts.insert(index, at)
+                kept.insert(index, (at, end, kind))
+            at = text.find(value, at + 1)
 
 
 def _redact_once(text: str, detectors: tuple[Detector, ...]) -> tuple[str, Counter[str]]:

@@ -21,11 +21,23 @@ Span = tuple[int, int]
 
 
 class Detector(NamedTuple):
-    """One pattern of one kind; `check` turns a regex match into the span to redact, or None."""
+    """One pattern of one kind; `check` turns a regex match into the span to redact, or None.
+
+    `needs` is a cheap test a text must pass before the pattern runs: most records hold no PII,
+    and a substring test in C is far cheaper than a regex trying every position.
+    """
 
     kind: str
     pattern: re.Pattern[str]
     check: Callable[[re.Match[str]], Span | None]
+    needs: Callable[[str], object]
+
+
+def _any(*parts: str) -> Callable[[str], bool]:
+    return lambda text: any(part in text for part in parts)
+
+
+has_digit = re.compile(r"\d").search
 
 
 def whole(match: re.Match[str]) -> Span | None:
@@ -76,16 +88,16 @@ def iban_ok(iban: str) -> bool:
 EMAIL = re.compile(
     r"(?<![\w.%+\-])[\w%+\-]++(?:\.[\w%+\-]++)*+"
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}"
-    r"(?![\w\-]|\.[A-Za-z0-9])"
+    r"(?![A-Za-z_\-]|\.[A-Za-z0-9])"  # digits may follow: no TLD has any, so they are glued text
 )
 
 # -- phone ------------------------------------------------------------------------------------
-# Never start inside a word, a number, a price, an order id (#12345) or after a digit and a
-# space (the middle of a grouped card or IBAN); never end before more digits.
+# Never start inside a word, a number, a price, an order id (#12345) or, short of a leading `+`,
+# after a digit and a space (the middle of a grouped card or IBAN); never end before more digits.
 _PHONE_BEFORE = r"(?<![\w+#$€£¥/=.,:\-])(?<!\d )"
 _PHONE_AFTER = r"(?![\w]|[.:/\-]\d)"
 PHONE_INTL = re.compile(
-    _PHONE_BEFORE + r"(?:\+|(?<!\d)00)[1-9]\d{0,2}(?:[ .\-]?\(0\))?"
+    r"(?<![\w+#$€£¥/=.,\-])(?:\+|(?<!\d )(?<!:)00)[1-9]\d{0,2}(?:[ .\-]?\(0\))?"
     r"(?:[ .\-]?\(\d{1,5}\)|[ .\-]?\d++)++" + _PHONE_AFTER
 )
 PHONE_US = re.compile(
@@ -100,63 +112,120 @@ PHONE_TRUNK = re.compile(
 
 
 def _digit_count(match: re.Match[str], low: int, high: int) -> Span | None:
-    digits = sum(char.isdigit() for char in match.group())
-    return match.span() if low <= digits <= high else None
+    """The match if it has `low`..`high` digits. Space-separated groups can run on into the next
+    number in the sentence ("+1 415 555 2671 4111111111111111"), so trailing groups are cut off,
+    one at a time, while there are too many digits."""
+    text = match.group()
+    end = len(text)
+    count = sum(char.isdigit() for char in text)
+    while count > high:
+        cut = text.rfind(" ", 0, end)
+        if cut <= 0:
+            return None
+        count -= sum(char.isdigit() for char in text[cut:end])
+        end = cut
+    return (match.start(), match.start() + end) if count >= low else None
 
 
 def phone_intl(match: re.Match[str]) -> Span | None:
-    """E.164 allows at most 15 digits with the country code; fewer than 8 is no real number."""
+    """E.164 allows at most 15 digits with the country code; fewer than 8 is no real number.
+
+    `00` as the international prefix needs a separator somewhere: `0012345678` is an account.
+    """
+    if match.group().startswith("00") and match.group().isdigit():
+        return None
     return _digit_count(match, 8, 15)
 
 
+# Words that announce a phone number, in the languages the trunk-0 formats come from.
+_PHONE_CUE = re.compile(
+    r"(?i)(?:phone|tel|call|mobile?|cell|fax|whats ?app|sms|text|ring|dial|reach|contact|handy|"
+    r"nummer|numéro|portable|telefono|móvil|\bat|\bon)\W{0,3}$"
+)
+
+
 def phone_trunk(match: re.Match[str]) -> Span | None:
-    """National numbers are 9-12 digits with the 0; a date (8 digits) stays out."""
+    """National numbers are 9-12 digits with the 0; a date (8 digits) stays out.
+
+    Ten digits in a row behind a 0 are as often a ticket or account id as a phone, so a
+    number written without separators needs a word just before it that announces a phone.
+    """
+    if match.group().isdigit():
+        before = match.string[max(0, match.start() - 24) : match.start()]
+        if not _PHONE_CUE.search(before):
+            return None
     return _digit_count(match, 9, 12)
 
 
 # -- card -------------------------------------------------------------------------------------
 # Contiguous, or grouped the way cards are printed: 4-4-4-4(-3) and Amex/Diners 4-6-5 / 4-6-4.
+# Grouped, it takes every following group of the same separator ("4111 1111 1111 1111 030 ...")
+# and `card` finds where the card ends; an expiry ("... 1111 12/27") may follow.
 CARD = re.compile(
-    r"(?<![\w.,/#$€£¥\-])(?<!\d )(?:"
-    r"\d{13,19}"
-    r"|\d{4}(?P<s1>[ \-])\d{4}(?P=s1)\d{4}(?P=s1)\d{1,4}(?:(?P=s1)\d{1,3})?(?!(?P=s1)\d)"
-    r"|\d{4}(?P<s2>[ \-])\d{6}(?P=s2)\d{4,5}(?!(?P=s2)\d)"
-    r")(?![\w]|[.,\-]\d)"
+    r"(?<![\w.,/#$€£¥\-])(?:"
+    r"\d{13,19}(?![\w]|[.,\-]\d)"
+    r"|(?<!\d )\d{4}(?P<s1>[ \-])\d{4}(?P=s1)\d{4}(?P=s1)\d{1,4}(?:(?P=s1)\d{1,4})*+(?![\w]|[.,]\d)"
+    r"|(?<!\d )\d{4}(?P<s2>[ \-])\d{6}(?P=s2)\d{4,5}(?![\w]|[.,]\d)"
+    r")"
 )
 
 
 def card(match: re.Match[str]) -> Span | None:
-    """13-19 digits from a card network (first digit 2-6) that pass Luhn."""
-    digits = match.group().replace(" ", "").replace("-", "")
-    ok = 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_ok(digits)
-    return match.span() if ok else None
+    """13-19 digits from a card network (first digit 2-6) that pass Luhn.
+
+    Of grouped digits the longest leading run of groups that is a card wins; but a 4-digit group
+    right after four 4-digit groups means one longer number (a tracking id), not a card.
+    """
+    text = match.group()
+    sep = match.group("s1") or match.group("s2") or ""
+    groups = text.split(sep, 6) if sep else [text]  # a card has at most 5 groups
+    for count in range(min(len(groups), 5), 0, -1):
+        digits = "".join(groups[:count])
+        if len(digits) > 19:
+            continue
+        if len(digits) < 13:
+            return None
+        if count < len(groups) and len(groups[count]) == 4 and all(len(g) == 4 for g in groups[:count]):
+            return None
+        if digits[0] in "23456" and luhn_ok(digits):
+            return match.start(), match.start() + len(sep.join(groups[:count]))
+    return None
 
 
 # -- ip ---------------------------------------------------------------------------------------
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 IPV4 = re.compile(rf"(?<![\w.])(?:{_OCTET}\.){{3}}{_OCTET}(?![\w]|\.\d)")
+_VERSION_CUE = re.compile(r"(?i)\b(?:version|ver|release|build|firmware|v)\.?\s*$")
+
+
+def ipv4(match: re.Match[str]) -> Span | None:
+    """Four octets, unless the word before says it is a version number ("version 1.2.3.4")."""
+    before = match.string[max(0, match.start() - 12) : match.start()]
+    return None if _VERSION_CUE.search(before) else match.span()
+
+
 # A loose shape, then `ipaddress` decides: the full IPv6 grammar in one regex is unreadable.
 IPV6 = re.compile(
-    r"(?<![\w:.])(?:[0-9A-Fa-f]{1,4})?(?::[0-9A-Fa-f]{0,4}){2,8}(?:\.\d{1,3}){0,3}(?![\w:]|\.\d)"
+    r"(?<![\w:.])(?:[0-9A-Fa-f]{1,4})?(?::[0-9A-Fa-f]{0,4}){2,8}(?:\.\d{1,3}){0,3}(?![\w]|:[0-9A-Fa-f:]|\.\d)"
 )
 
 
 def ipv6(match: re.Match[str]) -> Span | None:
     """A valid IPv6 address with at least one hex digit (a bare `::` is C++, not an address)."""
     text = match.group()
+    if text.endswith(":") and not text.endswith("::"):
+        text = text[:-1]  # "unreachable at 2001:db8::1: retrying": the colon is prose
     if not any(char.isalnum() for char in text):
         return None
     try:
         ipaddress.IPv6Address(text)
     except ValueError:
         return None
-    return match.span()
+    return match.start(), match.start() + len(text)
 
 
 # -- iban -------------------------------------------------------------------------------------
-IBAN = re.compile(
-    r"(?<![\w])[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]{4}){2,7}(?:[ ]?[A-Za-z0-9]{1,4})?(?![\w])"
-)
+IBAN = re.compile(r"(?<![\w])[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]{4}){2,7}(?:[ ]?[A-Za-z0-9]{1,4})?(?![\w])")
 
 
 def iban(match: re.Match[str]) -> Span | None:
@@ -168,12 +237,10 @@ def iban(match: re.Match[str]) -> Span | None:
         return None
     if len(compact) == length:
         return match.span()
-    seen = 0
-    for index, char in enumerate(text):
-        seen += char != " "
-        if seen == length:
-            break
-    end = index + 1
+    seen = end = 0
+    while seen < length:
+        seen += text[end] != " "
+        end += 1
     if text[end] != " ":  # the cut would split a printed group: not an IBAN after all
         return None
     return match.start(), match.start() + end
@@ -194,9 +261,10 @@ SECRET_TOKEN = re.compile(
     r")(?![A-Za-z0-9_\-])"
 )
 # A PEM private key: the whole block, or from BEGIN to the end of the base64 when cut short.
+# The body stops at the first `-----`, so a BEGIN never scans past the next marker.
 PEM_KEY = re.compile(
     r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----"
-    r"(?:[\s\S]{0,20000}?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|(?:[A-Za-z0-9+/=\s]|\\n)*)"
+    r"(?:(?:[^\-]++|-(?!----))*+-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|(?:[A-Za-z0-9+/=\s]++|\\n)*+)"
 )
 _KEY_NAMES = (
     r"client[_\-]?secret|secret[_\-]?(?:access[_\-]?)?key|access[_\-]?key(?:[_\-]?id)?|api[_\-]?key|apikey"
@@ -204,16 +272,20 @@ _KEY_NAMES = (
     r"|pwd|secret|token"
 )
 # `key = value` / `"key": "value"` / `key: value`: only the value is redacted, so a reader still
-# sees which credential leaked. `==` is a comparison, not an assignment.
+# sees which credential leaked. The match starts at the key word, so `DB_PASSWORD` needs no
+# prefix pattern (one would backtrack quadratically over long dotted strings). `==` is a
+# comparison, not an assignment; a placeholder is no value (redacting twice changes nothing).
+_PLACEHOLDER = r"(?!\[(?:EMAIL|PHONE|CARD|IP|IBAN|SECRET)\])"
 SECRET_ASSIGNMENT = re.compile(
-    rf"(?i)(?<![\w\-])(?:[a-z0-9]+[_.\-])*(?:{_KEY_NAMES})[\"']?(?P<op>[ \t]*(?::|=(?!=))[ \t]*)"
-    r"(?P<quote>[\"']?)(?!\[(?:EMAIL|PHONE|CARD|IP|IBAN|SECRET)\])"
-    r"(?P<value>[^\s\"'`]*[^\s\"'`.,;:!?)\]}>])"
+    rf"(?i)(?<![a-z0-9])(?:{_KEY_NAMES})[\"']?(?P<op>[ \t]*(?::|=(?!=))[ \t]*)"
+    rf"(?:(?P<quote>[\"']){_PLACEHOLDER}(?P<quoted>[^\"'\r\n]{{1,256}})(?P=quote)"
+    rf"|{_PLACEHOLDER}(?P<value>[^\s\"'`]*[^\s\"'`.,;:)\]}}>]))"
 )
 BEARER = re.compile(r"(?i)\bbearer[ \t]+(?P<value>[A-Za-z0-9._~+/\-]{20,}=*)(?![\w])")
 _NOT_SECRETS = frozenset(
-    "none null nil true false undefined empty required optional redacted hidden masked".split()
+    ("none", "null", "nil", "true", "false", "undefined", "empty", "required", "optional", "redacted")
 )
+_CODE = re.compile(r"[A-Za-z_][\w.]*[(\[]")  # get_password(), os.environ[...]: code, not a value
 _SECRET_SYMBOL = re.compile(r"[\d\W_]")
 
 
@@ -224,17 +296,19 @@ def assignment(match: re.Match[str]) -> Span | None:
     `${VAR}`-style references); after a colon or a spaced `=` it may be an English sentence
     ("password: please reset it"), so it needs a digit, a symbol or inner capitals.
     """
-    value = match.group("value")
+    quoted = match.group("quoted") is not None
+    group = "quoted" if quoted else "value"
+    value = match.group(group)
     if len(value) < 3 or value.lower() in _NOT_SECRETS or value[0] in "$%{<*":
         return None
-    if set(value) <= set("*xX#."):
+    if set(value) <= set("*xX#.") or (not quoted and _CODE.match(value)):
         return None
     tight = match.group("op") == "="
-    if not (match.group("quote") or tight):
+    if not (quoted or tight):
         inner_capitals = any(char.isupper() for char in value[1:])
         if len(value) < 6 or not (_SECRET_SYMBOL.search(value) or inner_capitals):
             return None
-    return match.span("value")
+    return match.span(group)
 
 
 def bearer(match: re.Match[str]) -> Span | None:
@@ -244,16 +318,21 @@ def bearer(match: re.Match[str]) -> Span | None:
 
 
 DETECTORS: tuple[Detector, ...] = (
-    Detector("secret", PEM_KEY, whole),
-    Detector("secret", SECRET_TOKEN, whole),
-    Detector("secret", SECRET_ASSIGNMENT, assignment),
-    Detector("secret", BEARER, bearer),
-    Detector("card", CARD, card),
-    Detector("iban", IBAN, iban),
-    Detector("email", EMAIL, whole),
-    Detector("ip", IPV4, whole),
-    Detector("ip", IPV6, ipv6),
-    Detector("phone", PHONE_INTL, phone_intl),
-    Detector("phone", PHONE_US, whole),
-    Detector("phone", PHONE_TRUNK, phone_trunk),
+    Detector("secret", PEM_KEY, whole, _any("-----BEGIN")),
+    Detector(
+        "secret",
+        SECRET_TOKEN,
+        whole,
+        _any("AKIA", "ASIA", "gh", "github_pat_", "xox", "sk", "rk_", "AIza", "eyJ"),
+    ),
+    Detector("secret", SECRET_ASSIGNMENT, assignment, _any(":", "=")),
+    Detector("secret", BEARER, bearer, _any("earer", "EARER")),
+    Detector("card", CARD, card, has_digit),
+    Detector("iban", IBAN, iban, has_digit),
+    Detector("email", EMAIL, whole, _any("@")),
+    Detector("ip", IPV4, ipv4, _any(".")),
+    Detector("ip", IPV6, ipv6, _any(":")),
+    Detector("phone", PHONE_INTL, phone_intl, _any("+", "00")),
+    Detector("phone", PHONE_US, whole, has_digit),
+    Detector("phone", PHONE_TRUNK, phone_trunk, _any("0")),
 )

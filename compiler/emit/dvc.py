@@ -12,7 +12,6 @@ from llmops.compiler.emit.header import HEADER_TEXT, yaml_header
 from llmops.compiler.graph import StageGraph
 from llmops.compiler.stages import Stage
 
-
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
@@ -49,10 +48,14 @@ def _stage_entry(stage: Stage) -> dict[str, Any]:
     entry["params"] = [{stage.config_path: None}]
     # persist: DVC would delete outputs before running the stage; runners replace them
     # atomically themselves, so an interrupted or failed run leaves the previous ones in place.
-    if stage.outs:
+    if stage.outs or stage.reports:
         entry["outs"] = [{o: {"persist": True}} for o in stage.outs]
+        # reports are small Markdown files kept in git, so a pull request shows them
+        entry["outs"] += [{r: {"cache": False, "persist": True}} for r in stage.reports]
     if stage.metrics:
         entry["metrics"] = [{m: {"cache": False, "persist": True}} for m in stage.metrics]
     if stage.plots:
-        entry["plots"] = [{p: {"cache": False, "persist": True}} for p in stage.plots]
+        entry["plots"] = [
+            {p: {"cache": False, "persist": True, **stage.plot_props.get(p, {})}} for p in stage.plots
+        ]
     return entry

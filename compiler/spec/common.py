@@ -45,12 +45,14 @@ class SpecModel(BaseModel):
 
 
 class SpecBase(SpecModel):
-    """Fields every spec file has. `description` and `labels` never change what a stage does."""
+    """Fields every spec file has. `description` and `tags` never change what a stage does."""
 
     apiVersion: Literal["llmops/v1"] = API_VERSION
     name: Name
     description: str = ""
-    labels: dict[Name, str] = Field(default_factory=dict)
+    tags: dict[Name, str] = Field(
+        default_factory=dict, description="Free-form key/values for people and tools; no effect on stages."
+    )
 
 
 class Resources(SpecModel):

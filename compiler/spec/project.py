@@ -56,6 +56,7 @@ class Paths(SpecModel):
     artifacts: RelPath = "artifacts"
     metrics: RelPath = "metrics"
     plots: RelPath = "plots"
+    reports: RelPath = "reports"
 
 
 class CI(SpecModel):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from llmops.compiler.spec.dataset import Dataset, Expectations
+from llmops.compiler.spec.dataset import Expectations
 from llmops.runners.dataset.text import Record, as_text, key
 
 
@@ -20,15 +20,25 @@ def duplicate_rate(records: Iterable[Record], text_column: str) -> float:
     return round((total - len(seen)) / total, 6) if total else 0.0
 
 
-def unavailable(spec: Dataset) -> list[str]:
-    """Settings this llmops version cannot honour yet; checked before any row is read."""
-    problems = []
-    if spec.expectations.max_pii is not None:
-        problems.append(
-            "expectations.max_pii: counting PII needs the 'pii-redact' step, which is not "
-            "available in this llmops version yet"
-        )
-    return problems
+def pii_left(rows: Iterable[Record], max_pii: int | None) -> list[str]:
+    """The max_pii contract: PII still in the final rows (after any pii-redact step)."""
+    if max_pii is None:
+        return []
+    from llmops.runners.pii import count_pii
+
+    found: Counter[str] = Counter()
+    for record in rows:
+        for column, value in record.items():
+            if isinstance(value, str) and not column.startswith("_"):
+                found.update(count_pii(value))
+    total = sum(found.values())
+    if total <= max_pii:
+        return []
+    kinds = ", ".join(f"{kind}: {n}" for kind, n in sorted(found.items()))
+    return [
+        f"expectations.max_pii: {total} PII values are left ({kinds}), more than {max_pii}; "
+        "add a pii-redact cleaning step"
+    ]
 
 
 def expectations(expect: Expectations, rows: list[Record], dup_rate: float) -> list[str]:

@@ -16,16 +16,16 @@ from typing import Any
 from llmops.compiler.spec.dataset import (
     CleaningStep,
     DedupExact,
+    DedupNear,
     DropEmpty,
+    LanguageFilter,
     LengthFilter,
     Normalize,
+    PiiRedact,
     RegexFilter,
 )
 from llmops.errors import StageFailed
 from llmops.runners.dataset.text import Record, as_text, normalize, record_key, tokens
-
-NOT_YET = ("language-filter", "dedup-near", "pii-redact")
-
 
 SAMPLES_KEPT = 20
 
@@ -82,8 +82,6 @@ def clean(
 def build(step: CleaningStep, position: int, text_column: str) -> Step:
     """Check one step's settings and return the function that applies it."""
     where = f"cleaning step {position} ({step.step})"
-    if step.step in NOT_YET:
-        raise StageFailed(f"{where}: step '{step.step}' is not available in this llmops version yet")
     if isinstance(step, Normalize):
         return lambda rows, count: _normalize(rows, count, step)
     if isinstance(step, DropEmpty):
@@ -102,6 +100,20 @@ def build(step: CleaningStep, position: int, text_column: str) -> Step:
     if isinstance(step, DedupExact):
         columns = step.columns or [text_column]
         return lambda rows, count: _dedup_exact(rows, columns, where, count)
+    if isinstance(step, DedupNear):
+        from llmops.runners.dataset.neardup import near_dedup
+
+        column = step.column or text_column
+        return lambda rows, count: near_dedup(rows, column, step, count)
+    if isinstance(step, LanguageFilter):
+        from llmops.runners.dataset.language import language_filter
+
+        column = step.column or text_column
+        return lambda rows, count: language_filter(rows, column, step, count)
+    if isinstance(step, PiiRedact):
+        from llmops.runners.pii import redact_records
+
+        return lambda rows, count: redact_records(rows, list(step.columns), list(step.kinds), count)
     raise StageFailed(f"{where}: unknown step")  # pragma: no cover - the spec model forbids it
 
 

@@ -9,6 +9,7 @@ runs with `dvc metrics diff`; the rest stays in the report, where a person reads
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import math
 import re
@@ -17,10 +18,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from llmops.runners.dataset.text import Record, as_text, key, tokens
+from llmops.runners.pii import redact
 
 Z_OUTLIER = 3.0
 EXAMPLES = 10
 TOP_NGRAMS = 20
+MIN_NGRAM_COUNT = 2
+# n-grams are counted on at most this many records (a sample fixed by each text's hash): the
+# counters grow with every distinct trigram, and a top-20 list is stable long before a million rows.
+NGRAM_SAMPLE = 10_000
 NGRAM_SIZES = (1, 2, 3)
 TEXT_KEPT = 200
 PERCENTILES = (50, 90, 99)
@@ -50,6 +56,10 @@ _RARE = {
 }
 # The kinds that mean the bytes were decoded wrongly somewhere, not just unusual characters.
 ENCODING_KINDS = ("replacement", "surrogate", "mojibake")
+# One character class that every kind above needs: most texts are ruled out by a single scan.
+_ANY_RARE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff\ufffd\U000f0000-\U0010fffdÃÂâï]"
+)
 
 
 def build_profile(
@@ -70,10 +80,11 @@ def build_profile(
     every = [(text, name) for name, items in texts.items() for text in items]
     total = len(every)
     chars = {name: [len(text) for text in items] for name, items in texts.items()}
-    words = {name: [tokens(text) for text in items] for name, items in texts.items()}
+    counts = {name: [tokens(text) for text in items] for name, items in texts.items()}
     all_chars = [n for items in chars.values() for n in items]
-    all_words = [n for items in words.values() for n in items]
+    all_words = [n for items in counts.values() for n in items]
     keys = [key(text) for text, _ in every]
+    sample = heapq.nsmallest(NGRAM_SAMPLE, (text for text, _ in every), key=_hash_order)
     duplicates = total - len(set(keys))
     if pii_found is None:
         found = [step.found for step in steps if step.step == "pii-redact"]
@@ -89,7 +100,7 @@ def build_profile(
         "cleaning": [_step(step, text_column) for step in steps],
         "length": {
             "chars": {"all": stats(all_chars)} | {name: stats(v) for name, v in chars.items()},
-            "tokens": {"all": stats(all_words)} | {name: stats(v) for name, v in words.items()},
+            "tokens": {"all": stats(all_words)} | {name: stats(v) for name, v in counts.items()},
         },
         "histogram": {"chars": histogram(all_chars), "tokens": histogram(all_words)},
         "duplicates": {
@@ -100,7 +111,8 @@ def build_profile(
         "labels": _labels(splits, label_column) if label_column else None,
         "outliers": outliers(every),
         "characters": rare_characters(every),
-        "ngrams": {str(n): top_ngrams((text for text, _ in every), n) for n in NGRAM_SIZES},
+        "ngrams": {str(n): _top(grams, TOP_NGRAMS) for n, grams in ngram_counts(sample, NGRAM_SIZES).items()},
+        "ngram_records": len(sample),
         "pii_found": None if pii_found is None else {k: int(v) for k, v in sorted(pii_found.items())},
     }
 
@@ -207,6 +219,8 @@ def rare_characters(every: list[tuple[str, str]]) -> dict[str, Any]:
     flagged: list[tuple[str, str, list[str]]] = []
     problems = 0
     for text, split in every:
+        if not _ANY_RARE.search(text):
+            continue
         kinds = [kind for kind, pattern in _RARE.items() if pattern.search(text)]
         if kinds:
             by_kind.update(kinds)
@@ -227,16 +241,38 @@ def words(text: str) -> list[str]:
 
 
 def top_ngrams(texts: Iterable[str], n: int, top: int = TOP_NGRAMS) -> list[dict[str, Any]]:
-    """The most frequent word n-grams, ties broken alphabetically; stopword-only n-grams left out."""
-    counts: Counter[str] = Counter()
+    """The most frequent word n-grams of `texts`, ties broken alphabetically (see `_top`)."""
+    return _top(ngram_counts(texts, (n,))[n], top)
+
+
+def ngram_counts(texts: Iterable[str], sizes: Iterable[int]) -> dict[int, Counter[tuple[str, ...]]]:
+    """Occurrences of every word n-gram of each size, tokenizing each text once."""
+    counts: dict[int, Counter[tuple[str, ...]]] = {n: Counter() for n in sizes}
     for text in texts:
         items = words(text)
-        for i in range(len(items) - n + 1):
-            gram = items[i : i + n]
-            if not all(word in STOPWORDS for word in gram):
-                counts[" ".join(gram)] += 1
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
-    return [{"ngram": gram, "count": count} for gram, count in ranked]
+        for n, counter in counts.items():
+            counter.update(zip(*(items[i:] for i in range(n)), strict=False))
+    return counts
+
+
+def _top(counts: Counter[tuple[str, ...]], top: int) -> list[dict[str, Any]]:
+    """The `top` n-grams by count, then alphabetically.
+
+    N-grams made only of stopwords and bare numbers ("of the", "2 of") are left out: they top
+    every corpus and say nothing about this one. So are n-grams seen once: they are noise, and
+    in data nobody redacted they are where a name or a card number would surface.
+    """
+    kept = (
+        (-count, " ".join(gram))
+        for gram, count in counts.items()
+        if count >= MIN_NGRAM_COUNT and not all(word in STOPWORDS or word.isdigit() for word in gram)
+    )
+    return [{"ngram": gram, "count": -negative} for negative, gram in heapq.nsmallest(top, kept)]
+
+
+def _hash_order(text: str) -> tuple[bytes, str]:
+    """A fixed pseudo-random order of texts, whatever order they came in."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), text
 
 
 def _labels(splits: dict[str, list[Record]], column: str) -> dict[str, Any]:
@@ -280,5 +316,11 @@ def _step(step: Any, text_column: str) -> dict[str, Any]:
 
 
 def _clip(text: str) -> str:
-    """Examples keep at most TEXT_KEPT characters: the profile is read by people, not a backup."""
+    """An example as the report shows it: PII redacted, then at most TEXT_KEPT characters.
+
+    The report is read (and often committed) far from the data, and dropped samples are taken
+    before any `pii-redact` step ran, so no example leaves here with an email or a card number in
+    it. Redaction comes first so a clipped address is never half shown.
+    """
+    text = redact(text)[0]
     return text if len(text) <= TEXT_KEPT else text[: TEXT_KEPT - 1] + "…"

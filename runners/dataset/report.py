@@ -13,6 +13,7 @@ import io
 import unicodedata
 from typing import Any
 
+from llmops.compiler.plotdefs import plot_definitions  # noqa: F401 - re-exported for callers
 from llmops.runners.dataset.split import SPLITS
 from llmops.runners.dataset.text import as_text
 
@@ -21,58 +22,10 @@ BAR_WIDTH = 40
 SAMPLES_SHOWN = 5
 REASONS_SHOWN = 3
 
-# (file, template, x, y, title, x_label, y_label). `bar_horizontal` stacks its bars from zero and
-# puts revisions side by side, so `dvc plots diff` compares two runs' distributions bin by bin.
-PLOTS = (
-    (
-        "length_chars.csv",
-        "bar_horizontal",
-        "count",
-        "bin",
-        "Text length (characters)",
-        "records",
-        "characters",
-    ),
-    ("length_tokens.csv", "bar_horizontal", "count", "bin", "Text length (tokens)", "records", "tokens"),
-    (
-        "label_balance.csv",
-        "bar_horizontal",
-        "share",
-        "group",
-        "Label share per split",
-        "share",
-        "label (split)",
-    ),
-    ("cleaning.csv", "bar_horizontal", "rows_out", "step", "Rows after each cleaning step", "rows", "step"),
-)
-
 _ESCAPED = set("\\`*_[]|~")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _EIGHTHS = " ▏▎▍▌▋▊▉"
-
-
-def plot_definitions(folder: str) -> list[dict[str, Any]]:
-    """Stage-level `plots:` entries for dvc.yaml, one per file `plot_files` writes into `folder`.
-
-    `cache: false` keeps the small CSVs in git next to the metrics; for a top-level `plots:`
-    section drop that key (DVC's top-level schema has no `cache`).
-    """
-    base = folder.rstrip("/")
-    return [
-        {
-            f"{base}/{name}": {
-                "cache": False,
-                "template": template,
-                "x": x,
-                "y": y,
-                "title": title,
-                "x_label": x_label,
-                "y_label": y_label,
-            }
-        }
-        for name, template, x, y, title, x_label, y_label in PLOTS
-    ]
 
 
 def plot_files(profile: dict[str, Any]) -> dict[str, str]:
@@ -244,7 +197,7 @@ def _outliers(profile: dict[str, Any], _: dict[str, Any]) -> list[str]:
     lines = [
         "## Length outliers",
         "",
-        f"{out['count']} records with |z| > {_num(out['z_threshold'])} on character length "
+        f"{_records(out['count'])} with |z| > {_num(out['z_threshold'])} on character length "
         f"(mean {_num(out['mean'])}, std {_num(out['std'])}).",
     ]
     if out["examples"]:
@@ -258,10 +211,10 @@ def _characters(profile: dict[str, Any], _: dict[str, Any]) -> list[str]:
     lines = [
         "## Unusual characters",
         "",
-        f"{chars['records']} records hold unusual characters; {chars['encoding_problems']} show signs "
-        "of a wrong decoding (replacement characters, surrogates, mojibake such as `Ã©`).",
+        f"{_records(chars['records'])} with unusual characters, {chars['encoding_problems']} of them with "
+        "signs of a wrong decoding (replacement characters, surrogates, mojibake such as `Ã©`).",
         "",
-        *_table(["kind", "records"], [[kind, n] for kind, n in chars["by_kind"].items()], "lr"),
+        *_table(["kind", "records"], [[kind, n] for kind, n in sorted(chars["by_kind"].items())], "lr"),
     ]
     if chars["examples"]:
         rows = [[", ".join(e["kinds"]), cell(e["split"]), cell(e["text"])] for e in chars["examples"]]
@@ -283,9 +236,10 @@ def _ngrams(profile: dict[str, Any]) -> list[str]:
         for items in lists:
             row += [cell(items[i]["ngram"]), items[i]["count"]] if i < len(items) else ["", ""]
         rows.append(row)
-    note = (
-        "Lowercased words; common English stopwords are left out of unigrams, and n-grams made only of them."
-    )
+    note = "Lowercased words; n-grams seen once, or made only of stopwords and numbers, are left out."
+    sample = profile.get("ngram_records", profile["rows"])
+    if sample < profile["rows"]:
+        note += f" Counted on a fixed sample of {sample} of the {profile['rows']} records."
     return ["## Frequent words", "", note, "", *_table(head, rows, "r" + "lr" * len(lists))]
 
 
@@ -367,6 +321,10 @@ def _num(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     return f"{value:.3f}".rstrip("0").rstrip(".") or "0"
+
+
+def _records(n: int) -> str:
+    return f"{n} record" if n == 1 else f"{n} records"
 
 
 def _pct(rate: float) -> str:

@@ -17,8 +17,10 @@ from llmops.atomic import replace_dir, write_text
 from llmops.compiler.spec.dataset import Dataset
 from llmops.errors import StageFailed, UsageError
 from llmops.runners.dataset import checks, outputs
-from llmops.runners.dataset.clean import clean
+from llmops.runners.dataset.clean import StepCount, clean
 from llmops.runners.dataset.labels import LabelReport, apply_labels, load_join
+from llmops.runners.dataset.profile import build_profile, metrics_from_profile
+from llmops.runners.dataset.report import markdown_report, plot_files
 from llmops.runners.dataset.sources import SourceReport, read_sources
 from llmops.runners.dataset.split import SPLITS, leaks, split
 from llmops.runners.dataset.text import Record, canonical, key
@@ -32,12 +34,11 @@ def run(config: dict[str, Any], root: Path) -> None:
     seed = inputs.get("seed", spec.split.seed)
     if seed is None:
         raise UsageError(f"{config.get('stage')}: the stage config has no seed; run `llmops compile`")
-    out_dir = root / config["outputs"]["outs"][0]
-    metrics_path = root / config["outputs"]["metrics"][0]
-
-    problems = checks.unavailable(spec)
-    if problems:
-        raise StageFailed("\n".join(problems))
+    outputs_ = config["outputs"]
+    out_dir = root / outputs_["outs"][0]
+    metrics_path = root / outputs_["metrics"][0]
+    report_path = root / outputs_["reports"][0] if outputs_.get("reports") else None
+    plot_dir = root / Path(outputs_["plots"][0]).parent if outputs_.get("plots") else None
 
     reports: list[SourceReport] = []
     read_keys: list[str] = []
@@ -58,8 +59,17 @@ def run(config: dict[str, Any], root: Path) -> None:
     problems = _leak_problems(parts, spec)
     problems += checks.expectations(spec.expectations, rows, dup_final)
     problems += checks.duplicate_ids(rows, spec.id_column)
+    problems += checks.pii_left(rows, spec.expectations.max_pii)
     if problems:
         raise StageFailed("\n".join(problems))
+
+    profile = build_profile(
+        parts,
+        spec.text_column,
+        spec.labels.column if spec.labels else None,
+        steps,
+        near_duplicate_rate=_near_duplicate_rate(steps),
+    )
 
     with replace_dir(out_dir) as staging:
         files = {name: outputs.write_split(staging, name, parts[name]) for name in SPLITS}
@@ -70,7 +80,22 @@ def run(config: dict[str, Any], root: Path) -> None:
         manifest = outputs.manifest(config, int(seed), files, review, rows, reports)
         write_text(staging / "manifest.json", outputs.dump(manifest))
         document = outputs.metrics(reports, steps, label_report, files, dup_read, dup_final)
-        write_text(metrics_path, outputs.dump(document))
+        document |= metrics_from_profile(profile)
+    if plot_dir is not None:
+        with replace_dir(plot_dir) as staging:
+            for name, text in plot_files(profile).items():
+                write_text(staging / name, text)
+    if report_path is not None:
+        write_text(report_path, markdown_report(profile, document, spec.name))
+    write_text(metrics_path, outputs.dump(document))
+
+
+def _near_duplicate_rate(steps: list[StepCount]) -> float | None:
+    """What the dedup-near steps removed, as a share of what reached them; None without one."""
+    near = [s for s in steps if s.step == "dedup-near"]
+    if not near or not near[0].rows_in:
+        return None
+    return round(sum(s.dropped for s in near) / near[0].rows_in, 6)
 
 
 def _spec(config: dict[str, Any]) -> Dataset:

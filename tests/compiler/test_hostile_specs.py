@@ -140,7 +140,7 @@ def test_mutated_text(data):
 def test_hostile_free_text_compiles_and_stays_out_of_commands(text):
     doc = copy.deepcopy(DOCS["specs/models/tiny-base.yaml"])
     doc["description"] = text
-    doc["labels"] = {"team": text}
+    doc["tags"] = {"team": text}
     compiled = compile_project(
         parse_specs(_project(), {**SOURCES, "specs/models/tiny-base.yaml": yaml.safe_dump(doc)})
     )

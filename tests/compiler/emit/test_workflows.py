@@ -59,7 +59,7 @@ sources:
 kind: Prompt
 name: qa
 description: {hostile}
-labels: {{team: {hostile_label}}}
+tags: {{team: {hostile_label}}}
 dataset: support
 template: "Q: {{{{ text }}}} -- {hostile_inline}"
 variables: [text]

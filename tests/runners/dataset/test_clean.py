@@ -101,19 +101,31 @@ def test_step_on_a_missing_column_names_it():
         apply([{"text": "x", "_source": 0}], {"step": "length-filter", "column": "answer", "min": 1})
 
 
-@pytest.mark.parametrize(
-    "step",
-    [
-        {"step": "language-filter", "languages": ["en"]},
-        {"step": "dedup-near"},
-        {"step": "pii-redact"},
-    ],
-)
-def test_later_steps_say_they_are_not_available(step):
-    with pytest.raises(
-        StageFailed, match=rf"step '{step['step']}' is not available in this llmops version yet"
-    ):
-        clean(iter(()), [STEP.validate_python(step)], "text")
+def test_pii_redact_step_rewrites_and_counts():
+    rows = [
+        {"text": "mail me at jane@example.com", "answer": "call +1 415 555 0132", "_source": 0},
+        {"text": "nothing here", "answer": "ok", "_source": 0},
+    ]
+    stream, counts = clean(iter(rows), [STEP.validate_python({"step": "pii-redact"})], "text")
+    out = list(stream)
+    assert out[0]["text"] == "mail me at [EMAIL]" and "[PHONE]" in out[0]["answer"]
+    assert out[1] == rows[1]
+    assert counts[0].changed == 1 and counts[0].found["email"] == 1 and counts[0].found["phone"] == 1
+
+
+def test_dropped_records_keep_reasons_and_samples():
+    rows = [{"text": t, "_source": 0} for t in ["a", "same", "same", "", "long enough text"]]
+    steps = [
+        STEP.validate_python({"step": "drop-empty"}),
+        STEP.validate_python({"step": "dedup-exact"}),
+        STEP.validate_python({"step": "length-filter", "min": 2}),
+    ]
+    stream, counts = clean(iter(rows), steps, "text")
+    assert [r["text"] for r in stream] == ["same", "long enough text"]
+    assert counts[0].reasons == {"empty text": 1}
+    assert counts[1].reasons == {"exact duplicate": 1}
+    assert counts[2].reasons == {"shorter than 2 chars": 1}
+    assert counts[2].samples == [{"reason": "shorter than 2 chars", "record": {"text": "a", "_source": 0}}]
 
 
 def test_dedup_counts_in_metrics(project, make_qa):

@@ -27,12 +27,19 @@ def test_repo_example_runs_from_its_compiled_config(tmp_path):
     metrics = json.loads((tmp_path / config["outputs"]["metrics"][0]).read_text())
     assert metrics["read"]["data/raw/support.jsonl"] >= 100
     assert metrics["read"]["data/raw/support-extra.csv"] >= 25
-    assert metrics["cleaning"]["1-dedup-exact"]["dropped"] >= 8
+    assert metrics["cleaning"]["5-dedup-exact"]["dropped"] >= 8
+    assert metrics["cleaning"]["6-dedup-near"]["dropped"] >= 2
     assert metrics["duplicate_rate"] == 0.0
+    assert set(metrics["pii_found"]) == {"card", "email", "iban", "ip", "phone", "secret"}
+    report = (tmp_path / config["outputs"]["reports"][0]).read_text()
+    assert report.startswith("# Data report: support") and "## Cleaning" in report
+    for plot in config["outputs"]["plots"]:
+        assert (tmp_path / plot).read_text().count("\n") >= 1
     rows = [json.loads(line) for s in ("train", "validation", "test") for line in (out / f"{s}.jsonl").open()]
     assert len(rows) == metrics["rows"]
     assert {r["label"] for r in rows} == {"billing", "shipping", "returns", "account", "technical"}
     assert all(r["text"].strip() and r["answer"].strip() for r in rows)
+    assert not any("4111 1111" in r["text"] or "@example.com" in r["text"] for r in rows)
 
 
 def test_manifest_lists_splits_with_hashes_and_provenance(project, make_qa):
@@ -106,10 +113,14 @@ def test_all_expectation_failures_are_reported_together(project):
     assert "min_rows" in str(info.value) and "required_columns" in str(info.value)
 
 
-def test_max_pii_is_not_available_yet(project):
-    project.jsonl("data/a.jsonl", [{"text": "a"}])
-    with pytest.raises(StageFailed, match=r"max_pii.*not available in this llmops version yet"):
-        project.run({"sources": [{"path": "data/a.jsonl"}], "expectations": {"max_pii": 0}})
+def test_max_pii_fails_on_pii_left_and_passes_once_redacted(project):
+    project.jsonl("data/a.jsonl", [{"text": f"write to user{i}@example.com"} for i in range(4)])
+    spec = {"sources": [{"path": "data/a.jsonl"}], "expectations": {"max_pii": 0}}
+    with pytest.raises(StageFailed, match=r"expectations.max_pii: 4 PII values are left \(email: 4\)"):
+        project.run(spec)
+    project.run({**spec, "cleaning": [{"step": "pii-redact"}]})
+    assert all(r["text"] == "write to [EMAIL]" for r in project.rows())
+    assert project.metrics()["pii_found"] == {"email": 4}
 
 
 def test_duplicate_ids_fail(project):
