@@ -29,8 +29,9 @@ def pii_left(rows: Iterable[Record], max_pii: int | None) -> list[str]:
     found: Counter[str] = Counter()
     for record in rows:
         for column, value in record.items():
-            if isinstance(value, str) and not column.startswith("_"):
-                found.update(count_pii(value))
+            if not column.startswith("_"):
+                for text in _strings(value):
+                    found.update(count_pii(text))
     total = sum(found.values())
     if total <= max_pii:
         return []
@@ -39,6 +40,18 @@ def pii_left(rows: Iterable[Record], max_pii: int | None) -> list[str]:
         f"expectations.max_pii: {total} PII values are left ({kinds}), more than {max_pii}; "
         "add a pii-redact cleaning step"
     ]
+
+
+def _strings(value: object) -> Iterable[str]:
+    """Every string in a cell, nested ones too (chat `messages` lists), as pii-redact sees them."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 def expectations(expect: Expectations, rows: list[Record], dup_rate: float) -> list[str]:

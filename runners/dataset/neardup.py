@@ -12,23 +12,28 @@ shingle; an empty text has none and passes through untouched (drop-empty is the 
 Signatures are datasketch's `MinHash` (scheme "affine32", seed `SEED`, so runs are
 reproducible): its permutations h -> a*h + b mod 2**32 over the MurmurHash3-premixed 32-bit
 hash of each shingle. They are computed with numpy for a chunk of records at once, the same
-values `MinHash(num_perm, seed=SEED, hashfunc=shingle_hash).update_batch(shingles)` gives
-(a test holds them equal), about 10x faster than hashing shingle by shingle in Python.
+values `MinHash(num_perm, seed=SEED, hashfunc=shingle_hash).update_batch(shingles)` gives (a
+test holds them equal), ~14x faster than `MinHash.generator` over SHA-1-hashed shingles.
 
-The index is banded LSH, but not datasketch's `MinHashLSH`: its dict storage costs about 3 KB
-per indexed record (a set per bucket) and ~50 us per insert, 3 GB at a million records. Here
-each band of each kept record is one 8-byte key and a 4-byte id in a sorted numpy array,
-looked up by binary search behind a bitmap that rules out most misses with one memory read;
-recent inserts wait in a dict and are merged in batches. Bands and rows are chosen so a pair
-at exactly the threshold becomes a candidate with probability >= `RECALL` (datasketch's
-default weights give ~46% at 0.85): a missed candidate is a missed duplicate, while a false
-candidate only costs one signature comparison. Every candidate is verified: a record is dropped
-when the estimated Jaccard (share of equal signature values) with an earlier kept record is
->= the threshold. Dropped records are not indexed, so clusters do not chain.
+The index is banded LSH, but not datasketch's `MinHashLSH`, whose dict storage costs ~3.3 KB
+per indexed record (a set per bucket; 3 GB at a million records) and ~50 us per insert. Here
+each band of each kept record is an 8-byte key and a 4-byte id in a sorted numpy array, found
+by binary search behind a bitmap that rules out most misses with one memory read; keys of
+recent chunks wait in a dict until merged in a batch, and records of the same chunk are matched
+with each other by sorting their keys. Bands and rows are chosen so a pair at exactly the
+threshold becomes a candidate with probability >= `RECALL` (datasketch's default weights give
+~46% at 0.85): a missed candidate is a missed duplicate, a false one costs one comparison.
 
-Memory grows with kept records only: the signature (4 bytes x num_perm) plus 12 bytes per band,
-about 700 bytes per kept record at the defaults; the hashing works in blocks of bounded size,
-whatever the lengths of the texts.
+Every candidate is verified: a record is dropped when the estimated Jaccard (the share of equal
+signature values) with an earlier kept record is >= the threshold; the reason names the best
+match. Dropped records are not indexed, so clusters do not chain. Kept signatures are stored as
+the low 16 bits of each value (b-bit minwise hashing, Li & Koenig 2010): two different values
+agree there with probability 2**-16, less than 0.002 extra equal values at 128 permutations.
+
+Memory grows with kept records only: 2 bytes x num_perm for the signature and ~14 bytes per
+band (key, id, bitmap), ~450 bytes per kept record at the defaults (14 bands), plus at most
+~100 MB of keys waiting to be merged and a copy of the key array while merging (~700 MB in all
+at a million records). The hashing works in blocks of bounded size, whatever the text lengths.
 """
 
 from __future__ import annotations
@@ -50,7 +55,9 @@ SEED = 1
 RECALL = 0.97
 CHUNK = 512  # records hashed together; the stream runs this far ahead of what it yields
 BLOCK_CELLS = 1 << 20  # shingles x permutations computed at once (4 MiB of uint32)
-STORE_ROWS = 4096  # signatures per block of the signature store
+STORE_ROWS = 1 << 16  # signatures per block of the signature store (pages fill as used)
+MERGE_AT = 1 << 17  # band keys waiting in the dict before a merge into the sorted arrays...
+MERGE_MAX = 1 << 20  # ...or an eighth of those arrays, up to this
 
 _MASK64 = (1 << 64) - 1
 _MUL = 0x9E3779B97F4A7C15  # odd: the polynomial base of the shingle hash and the band mix
@@ -244,28 +251,68 @@ class _Index:
             h *= mul
         return _fmix64(h)
 
-    def earlier(self, band_keys: np.ndarray) -> dict[int, list[int]]:
-        """Kept ids from earlier chunks sharing a band with each record of a chunk (by position)."""
+    def earlier(self, band_keys: np.ndarray, sigs: np.ndarray) -> dict[int, tuple[int, int]]:
+        """For each record of a chunk (by position) sharing a band with records kept in earlier
+        chunks: (equal signature values, kept id) of the closest one, the earliest on ties."""
         flat = band_keys.ravel()
         flagged = np.flatnonzero(self._maybe(flat))
-        found: dict[int, list[int]] = {}
         if not len(flagged):
-            return found
+            return {}
         wanted = flat[flagged]
+        found_at: list[np.ndarray] = []
+        found_ids: list[np.ndarray] = []
         if len(self.keys):
             lo = np.searchsorted(self.keys, wanted)
             hit = self.keys[np.minimum(lo, len(self.keys) - 1)] == wanted
             if hit.any():
-                hi = np.searchsorted(self.keys, wanted[hit], side="right")
-                for at, start, stop in zip(flagged[hit].tolist(), lo[hit].tolist(), hi.tolist(), strict=True):
-                    found.setdefault(at // self.bands, []).extend(self.ids[start:stop].tolist())
+                lo = lo[hit]
+                width = np.searchsorted(self.keys, wanted[hit], side="right") - lo
+                offsets = np.arange(int(width.sum())) - np.repeat(np.cumsum(width) - width, width)
+                found_ids.append(self.ids[np.repeat(lo, width) + offsets].astype(np.int64))
+                found_at.append(np.repeat(flagged[hit] // self.bands, width))
         if self.pending:
+            at_list: list[int] = []
+            id_list: list[int] = []
             get = self.pending.get
             for at, band_key in zip(flagged.tolist(), wanted.tolist(), strict=True):
                 kept = get(band_key)
-                if kept is not None:
-                    found.setdefault(at // self.bands, []).extend([kept] if isinstance(kept, int) else kept)
-        return found
+                if kept is None:
+                    continue
+                for one in [kept] if isinstance(kept, int) else kept:
+                    at_list.append(at // self.bands)
+                    id_list.append(one)
+            found_at.append(np.array(at_list, dtype=np.int64))
+            found_ids.append(np.array(id_list, dtype=np.int64))
+        if not found_at:
+            return {}
+        at = np.concatenate(found_at)
+        ids = np.concatenate(found_ids)
+        if not len(at):
+            return {}
+        pair = np.unique((at << 32) | ids)  # one pair per (record, candidate), sorted
+        at, ids = pair >> 32, pair & 0xFFFFFFFF
+        matches = np.count_nonzero(self._rows(ids) == sigs[at].astype(np.uint16), axis=1)
+        order = np.lexsort((ids, -matches, at))  # per record: most matches, then earliest
+        at, ids, matches = at[order], ids[order], matches[order]
+        first = np.flatnonzero(np.concatenate(([True], at[1:] != at[:-1])))
+        return dict(
+            zip(
+                at[first].tolist(),
+                zip(matches[first].tolist(), ids[first].tolist(), strict=True),
+                strict=True,
+            )
+        )
+
+    def _rows(self, ids: np.ndarray) -> np.ndarray:
+        """Stored signatures of kept ids (any order)."""
+        block = ids // STORE_ROWS
+        if len(ids) and block[0] == block[-1] and (block == block[0]).all():
+            return self.store[int(block[0])][ids % STORE_ROWS]
+        rows = np.empty((len(ids), self.num_perm), dtype=np.uint16)
+        for number in np.unique(block).tolist():
+            mask = block == number
+            rows[mask] = self.store[number][ids[mask] % STORE_ROWS]
+        return rows
 
     def runs(self, band_keys: np.ndarray) -> dict[int, list[list[int]]]:
         """For each record of a chunk sharing a band with another one, the lists that will hold
@@ -285,21 +332,19 @@ class _Index:
             i = j + 1
         return groups
 
-    def best(self, sig: np.ndarray, candidates: Iterable[int]) -> tuple[int, int]:
+    def best(self, sig: np.ndarray, candidates: list[int]) -> tuple[int, int]:
         """(equal signature values, kept id) of the closest candidate; the earliest on ties."""
-        top, top_id = -1, -1
-        for kept in sorted(set(candidates)):
-            matches = int(np.count_nonzero(self.store[kept // STORE_ROWS][kept % STORE_ROWS] == sig))
-            if matches > top:
-                top, top_id = matches, kept
-        return top, top_id
+        ids = np.array(sorted(set(candidates)), dtype=np.int64)
+        matches = np.count_nonzero(self._rows(ids) == sig.astype(np.uint16), axis=1)
+        top = int(np.argmax(matches))  # the first of the best: the earliest kept
+        return int(matches[top]), int(ids[top])
 
     def keep(self, sig: np.ndarray, source: Any) -> int:
         """Store a kept record's signature; its band keys follow with `commit`."""
         kept = len(self.sources)
         if kept % STORE_ROWS == 0:
-            self.store.append(np.empty((STORE_ROWS, self.num_perm), dtype=np.uint32))
-        self.store[-1][kept % STORE_ROWS] = sig
+            self.store.append(np.empty((STORE_ROWS, self.num_perm), dtype=np.uint16))
+        self.store[-1][kept % STORE_ROWS] = sig  # the low 16 bits (see the module doc)
         self.sources.append(source)
         return kept
 
@@ -339,7 +384,7 @@ class _Index:
                 self._set_bits(fresh_keys)
         else:
             self._set_bits(ordered)
-        if self.fresh_size >= max(1 << 17, min(len(self.keys) >> 3, 1 << 21)):
+        if self.fresh_size >= max(MERGE_AT, min(len(self.keys) >> 3, MERGE_MAX)):
             self._merge()
 
     def _merge(self) -> None:
@@ -360,7 +405,9 @@ class _Index:
 
     def _set_bits(self, keys: np.ndarray) -> None:
         slot = keys >> np.uint64(64 - self.bits_log2)
-        np.bitwise_or.at(self.bits, slot >> np.uint64(3), np.left_shift(1, slot & np.uint64(7)).astype(np.uint8))
+        np.bitwise_or.at(
+            self.bits, slot >> np.uint64(3), np.left_shift(1, slot & np.uint64(7)).astype(np.uint8)
+        )
 
     def origin(self, kept: int) -> str:
         source = self.sources[kept]
@@ -381,7 +428,7 @@ def _near_dedup(
         texts = [key(_value(record, column, where)) for record in chunk]
         sigs = sketch.signatures(texts)
         band_keys = index.band_keys(sigs)
-        earlier = index.earlier(band_keys)
+        earlier = index.earlier(band_keys, sigs)
         runs = index.runs(band_keys)
         first = len(index.sources)
         kept_at: list[int] = []
@@ -389,15 +436,16 @@ def _near_dedup(
             if not text:
                 yield record
                 continue
+            matches, kept = earlier.get(at, (-1, -1))
             groups = runs.get(at, ())
-            candidates = earlier.get(at, [])
-            for group in groups:
-                candidates.extend(group)
-            if candidates:
-                matches, kept = index.best(sigs[at], candidates)
-                if matches >= need:
-                    count.drop(record, f"near duplicate (jaccard {matches / perms:.2f}) of {index.origin(kept)}")
-                    continue
+            here = [kept for group in groups for kept in group]
+            if here:  # kept earlier in this chunk: later ids, so they win only with more matches
+                close, close_id = index.best(sigs[at], here)
+                if close > matches:
+                    matches, kept = close, close_id
+            if matches >= need:
+                count.drop(record, f"near duplicate (jaccard {matches / perms:.2f}) of {index.origin(kept)}")
+                continue
             kept = index.keep(sigs[at], record.get("_source"))
             for group in groups:
                 group.append(kept)

@@ -44,5 +44,5 @@ def test_merge_keys_and_anchors():
 
 def test_tags_that_are_not_plain_yaml_are_refused():
     for text in ("!0 a: 1\n", "a: !0 x\n", "a: !0 {b: 1}\n", "a: !!python/object:os.system x\n", "!0 k: v\n"):
-        doc, errors = load_text("s.yaml", text)
+        _, errors = load_text("s.yaml", text)
         assert errors, text

@@ -33,8 +33,9 @@ from llmops.runners.pii_patterns import DETECTORS
 
 LABELED = Path(__file__).resolve().parents[1] / "fixtures" / "pii" / "labeled.jsonl"
 MIN_RECALL = {"email": 0.95, "phone": 0.95, "card": 0.95, "secret": 0.95, "ip": 0.95, "iban": 0.95}
-# Measured on the fixture: no negative text has a detection and no positive text an unlabeled
-# one. The thresholds leave room for a new pattern, not for a regression to go unseen.
+# Measured on the fixture: recall 1.0 for every kind; 1 of 163 negative texts flagged (a serial
+# number in a UK phone shape, kept in the set on purpose), 0.17 unlabeled spans per 100 texts.
+# The thresholds leave room for a new pattern, not for a regression to go unseen.
 MAX_NEGATIVE_TEXTS_FLAGGED = 0.02
 MAX_FALSE_SPANS_PER_100_TEXTS = 1.0
 
@@ -202,6 +203,7 @@ def test_iban_mod97(iban: str, valid: bool):
         ),
         ("call (415) 555-0132 now", "phone", "(415) 555-0132"),
         ("call +44 (0)20 7946 0958 now", "phone", "+44 (0)20 7946 0958"),
+        ("call (+44) 20 7946 0958 now", "phone", "(+44) 20 7946 0958"),
         ("call 030/12345678 now", "phone", "030/12345678"),
         ("call +4915123456789 now", "phone", "+4915123456789"),
         ("card 3782 822463 10005 ok", "card", "3782 822463 10005"),

@@ -21,7 +21,9 @@ def test_saved_dataset_folder(project):
     datasets.Dataset.from_dict(_records(20)).save_to_disk(str(project.root / "data/hf-saved"))
     project.run(
         {
-            "sources": [{"huggingface": {"path": "data/hf-saved"}, "fields": {"text": "prompt", "answer": "reply"}}],
+            "sources": [
+                {"huggingface": {"path": "data/hf-saved"}, "fields": {"text": "prompt", "answer": "reply"}}
+            ],
             "split": {"train": 0.5, "validation": 0.25, "test": 0.25},
         }
     )
@@ -35,7 +37,13 @@ def test_saved_dataset_dict_picks_the_split(project):
     datasets.DatasetDict(
         {"train": datasets.Dataset.from_dict(_records(8)), "extra": datasets.Dataset.from_dict(_records(3))}
     ).save_to_disk(str(project.root / "data/hf-dict"))
-    project.run({"sources": [{"huggingface": {"path": "data/hf-dict", "split": "extra"}, "fields": {"text": "prompt"}}]})
+    project.run(
+        {
+            "sources": [
+                {"huggingface": {"path": "data/hf-dict", "split": "extra"}, "fields": {"text": "prompt"}}
+            ]
+        }
+    )
     assert len(project.rows()) == 3
 
 
