@@ -34,7 +34,6 @@ DATA_PLOTS = (
 )
 
 
-
 def plot_definitions(folder: str) -> list[dict[str, Any]]:
     """Stage-level `plots:` entries for dvc.yaml, one per data-stage plot file in `folder`."""
     base = folder.rstrip("/")

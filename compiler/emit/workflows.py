@@ -119,8 +119,6 @@ def llmops_requirement(project: Project) -> str:
     return project.ci.llmops_requirement or f"llmops=={llmops.__version__}"
 
 
-
-
 def check_workflow(path: str, text: str) -> None:
     """Refuse a rendered workflow with an expression inside a `run:` script.
 
