@@ -7,5 +7,6 @@ export PATH="$PWD/.venv/bin:$PATH"
 llmops validate
 llmops compile --check
 dvc repro
-dvc metrics show
-echo "outputs: artifacts/ (DVC-tracked), metrics: metrics/; stage graph: llmops graph"
+sed -n '1,/^## Text length/p' reports/data-support.md
+echo "outputs: artifacts/ (DVC-tracked); metrics/ (dvc metrics show); plots/ (dvc plots show);"
+echo "reports/data-support.md (the whole exploration report); stage graph: llmops graph"

@@ -1,6 +1,6 @@
 """GitHub Actions workflows from the stage graph: pull request, main branch, monitoring.
 
-The workflows are rendered from Jinja2 templates (`templates/*.j2`). Two rules keep them safe
+The workflows are rendered from Jinja2 templates (`workflow-templates/*.j2`). Two rules keep them safe
 whatever a spec says:
 
 * every value that comes from the project reaches a template through a filter that writes it
@@ -35,7 +35,7 @@ PR_WORKFLOW = ".github/workflows/llmops-pr.yml"
 MAIN_WORKFLOW = ".github/workflows/llmops-main.yml"
 MONITOR_WORKFLOW = ".github/workflows/llmops-monitor.yml"
 
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = Path(__file__).parent / "workflow-templates"
 SELF_HOSTED = "self-hosted"
 # Pull requests from forks run code nobody has reviewed yet: keep it off self-hosted runners
 # (GPU machines, often with cached credentials); their stages are skipped rather than run.

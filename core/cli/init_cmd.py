@@ -14,7 +14,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     target = Path(args.directory)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise UsageError(f"{target} exists and is not empty; init only writes into a new or empty folder")
-    starter = resources.files("llmops.cli") / "starter"
+    starter = resources.files("llmops.cli") / "starter-project"
     staging = target.with_name(f".{target.name}.init-tmp")
     shutil.rmtree(staging, ignore_errors=True)
     try:

@@ -15,7 +15,7 @@ from llmops.compiler.schema import spec_schema
 
 REPO = Path(__file__).resolve().parents[2]
 INVALID_ON_PURPOSE = {"broken", "cycle"}
-PROJECTS = [REPO, REPO / "core" / "cli" / "starter"] + sorted(
+PROJECTS = [REPO, REPO / "core" / "cli" / "starter-project"] + sorted(
     p for p in (REPO / "tests" / "fixtures" / "projects").iterdir() if p.name not in INVALID_ON_PURPOSE
 )
 
