@@ -49,7 +49,8 @@ class StepCount:
     found: Counter[str] = field(default_factory=Counter)
 
     def drop(self, record: Record, reason: str) -> None:
-        self.reasons[reason] += 1
+        """Count by the reason's kind ("near duplicate", not each score); samples keep it whole."""
+        self.reasons[reason.split(" (", 1)[0]] += 1
         if len(self.samples) < SAMPLES_KEPT:
             self.samples.append({"reason": reason, "record": record})
 
@@ -104,12 +105,12 @@ def build(step: CleaningStep, position: int, text_column: str) -> Step:
         from llmops.runners.dataset.neardup import near_dedup
 
         column = step.column or text_column
-        return lambda rows, count: near_dedup(rows, column, step, count)
+        return lambda rows, count: near_dedup(rows, column, step, count, where=where)
     if isinstance(step, LanguageFilter):
         from llmops.runners.dataset.language import language_filter
 
         column = step.column or text_column
-        return lambda rows, count: language_filter(rows, column, step, count)
+        return lambda rows, count: language_filter(rows, column, step, count, where=where)
     if isinstance(step, PiiRedact):
         from llmops.runners.pii import redact_records
 
