@@ -25,7 +25,7 @@ from llmops.compiler.spec.dataset import (
     RegexFilter,
 )
 from llmops.errors import StageFailed
-from llmops.runners.dataset.text import Record, as_text, normalize, record_key, tokens
+from llmops.runners.dataset.text import Record, as_text, column_value, normalize, record_key, tokens
 
 SAMPLES_KEPT = 20
 
@@ -134,7 +134,7 @@ def _normalize(rows: Iterable[Record], count: StepCount, step: Normalize) -> Ite
 
 def _drop_empty(rows: Iterable[Record], columns: list[str], where: str, count: StepCount) -> Iterator[Record]:
     for record in rows:
-        empty = [column for column in columns if _is_empty(_value(record, column, where))]
+        empty = [column for column in columns if _is_empty(column_value(record, column, where))]
         if empty:
             count.drop(record, f"empty {empty[0]}")
         else:
@@ -145,7 +145,7 @@ def _length_filter(
     rows: Iterable[Record], column: str, step: LengthFilter, where: str, count: StepCount
 ) -> Iterator[Record]:
     for record in rows:
-        text = as_text(_value(record, column, where))
+        text = as_text(column_value(record, column, where))
         size = tokens(text) if step.unit == "tokens" else len(text)
         if size < step.min:
             count.drop(record, f"shorter than {step.min} {step.unit}")
@@ -159,7 +159,7 @@ def _regex_filter(
     rows: Iterable[Record], column: str, pattern: re.Pattern[str], keep: bool, where: str, count: StepCount
 ) -> Iterator[Record]:
     for record in rows:
-        matched = pattern.search(as_text(_value(record, column, where))) is not None
+        matched = pattern.search(as_text(column_value(record, column, where))) is not None
         if matched == keep:
             yield record
         else:
@@ -173,22 +173,13 @@ def _dedup_exact(
     seen: set[bytes] = set()
     for record in rows:
         for column in columns:
-            _value(record, column, where)
+            column_value(record, column, where)
         digest = hashlib.sha256(record_key(record, columns).encode("utf-8")).digest()
         if digest not in seen:
             seen.add(digest)
             yield record
         else:
             count.drop(record, "exact duplicate")
-
-
-def _value(record: Record, column: str, where: str) -> Any:
-    if column not in record:
-        have = ", ".join(sorted(k for k in record if not k.startswith("_")))
-        raise StageFailed(
-            f"{where}: a record from source {record.get('_source')} has no column '{column}' (it has: {have})"
-        )
-    return record[column]
 
 
 def _is_empty(value: Any) -> bool:

@@ -48,8 +48,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from llmops.compiler.spec.dataset import DedupNear
-from llmops.errors import StageFailed
-from llmops.runners.dataset.text import Record, key
+from llmops.runners.dataset.text import Record, column_value, key
 
 SEED = 1
 RECALL = 0.97
@@ -425,7 +424,7 @@ def _near_dedup(
 ) -> Iterator[Record]:
     perms = sketch.num_perm
     while chunk := list(islice(rows, CHUNK)):
-        texts = [key(_value(record, column, where)) for record in chunk]
+        texts = [key(column_value(record, column, where)) for record in chunk]
         sigs = sketch.signatures(texts)
         band_keys = index.band_keys(sigs)
         earlier = index.earlier(band_keys, sigs)
@@ -452,15 +451,6 @@ def _near_dedup(
             kept_at.append(at)
             yield record
         index.commit(band_keys[kept_at], first)
-
-
-def _value(record: Record, column: str, where: str) -> Any:
-    if column not in record:
-        have = ", ".join(sorted(k for k in record if not k.startswith("_")))
-        raise StageFailed(
-            f"{where}: a record from source {record.get('_source')} has no column '{column}' (it has: {have})"
-        )
-    return record[column]
 
 
 @dataclass

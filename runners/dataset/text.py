@@ -13,6 +13,8 @@ import re
 import unicodedata
 from typing import Any
 
+from llmops.errors import StageFailed
+
 Record = dict[str, Any]
 
 _INLINE_SPACES = re.compile(r"[^\S\n]+")
@@ -33,6 +35,16 @@ def as_text(value: Any) -> str:
 def key(value: Any) -> str:
     """Comparison form of one value (see the module docstring)."""
     return " ".join(unicodedata.normalize("NFKC", as_text(value)).split()).casefold()
+
+
+def column_value(record: Record, column: str, where: str) -> Any:
+    """A record's cell, or a StageFailed naming the step, the source and the columns it has."""
+    if column not in record:
+        have = ", ".join(sorted(k for k in record if not k.startswith("_")))
+        raise StageFailed(
+            f"{where}: a record from source {record.get('_source')} has no column '{column}' (it has: {have})"
+        )
+    return record[column]
 
 
 def record_key(record: Record, columns: list[str]) -> str:
