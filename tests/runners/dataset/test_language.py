@@ -6,13 +6,13 @@ import math
 import re
 import socket
 from collections import Counter
-from dataclasses import dataclass, field
 
 import pytest
 
 from llmops.compiler.spec.dataset import LanguageFilter
 from llmops.errors import StageFailed
 from llmops.runners.dataset import language
+from llmops.runners.dataset.clean import StepCount
 from llmops.runners.dataset.language import LANGUAGES, check_languages, detect, language_filter
 
 SAMPLES = {
@@ -23,13 +23,9 @@ SAMPLES = {
 }
 
 
-@dataclass
-class Tally:
-    dropped: list[tuple[dict, str]] = field(default_factory=list)
-    found: Counter[str] = field(default_factory=Counter)
-
-    def drop(self, record: dict, reason: str) -> None:
-        self.dropped.append((record, reason))
+def dropped(count: StepCount) -> list[tuple[dict, str]]:
+    """(record, reason) of what the step dropped, from the stage's own counter."""
+    return [(sample["record"], sample["reason"]) for sample in count.samples]
 
 
 def step(languages: list[str], **kw) -> LanguageFilter:
@@ -48,12 +44,12 @@ def test_detects_the_samples_with_confidence(code):
 
 
 def test_keeps_the_wanted_languages_and_counts_every_record():
-    tally = Tally()
+    tally = StepCount(1, "language-filter")
     kept = list(language_filter(rows(), "text", step(["en", "fr"]), tally))
     assert [r["want"] for r in kept] == ["en", "fr"]
     assert tally.found == Counter({"en": 1, "fr": 1, "de": 1, "ja": 1})
-    reasons = [reason for _, reason in tally.dropped]
-    assert [r["want"] for r, _ in tally.dropped] == ["de", "ja"]
+    reasons = [reason for _, reason in dropped(tally)]
+    assert [r["want"] for r, _ in dropped(tally)] == ["de", "ja"]
     assert reasons[0].startswith("language de (0.") or reasons[0] == "language de (1.00)"
     assert reasons[1].startswith("language ja (")
 
@@ -63,23 +59,30 @@ def test_min_confidence():
     found, confidence = detect(text)
     assert found == "en" and 0.3 < confidence < 0.95
     records = [{"text": text}]
-    assert list(language_filter(records, "text", step(["en"], min_confidence=0.2), Tally())) == records
-    tally = Tally()
+    assert (
+        list(
+            language_filter(
+                records, "text", step(["en"], min_confidence=0.2), StepCount(1, "language-filter")
+            )
+        )
+        == records
+    )
+    tally = StepCount(1, "language-filter")
     assert list(language_filter(records, "text", step(["en"], min_confidence=0.99), tally)) == []
-    assert tally.dropped[0][1] == f"language en ({math.floor(confidence * 100) / 100:.2f})"
+    assert dropped(tally)[0][1] == f"language en ({math.floor(confidence * 100) / 100:.2f})"
     assert tally.found == Counter({"en": 1})
 
 
 def test_text_without_letters_is_undetermined():
-    tally = Tally()
+    tally = StepCount(1, "language-filter")
     records = [{"text": "12345 !!!"}, {"text": ""}, {"text": None}]
     assert list(language_filter(records, "text", step(["en"], min_confidence=0), tally)) == []
     assert tally.found == Counter({"und": 3})
-    assert {reason for _, reason in tally.dropped} == {"language und (0.00)"}
+    assert {reason for _, reason in dropped(tally)} == {"language und (0.00)"}
 
 
 def test_codes_are_case_insensitive():
-    kept = list(language_filter(rows(), "text", step([" EN", "Ja"]), Tally()))
+    kept = list(language_filter(rows(), "text", step([" EN", "Ja"]), StepCount(1, "language-filter")))
     assert [r["want"] for r in kept] == ["en", "ja"]
 
 
@@ -94,7 +97,7 @@ def test_unknown_code_fails_before_any_row_is_read(code, hint):
 
     where = "cleaning step 2 (language-filter)"
     with pytest.raises(StageFailed, match=f"{re.escape(where)}: unknown language code '{code}'") as err:
-        language_filter(never(), "text", step(["en", code]), Tally(), where=where)
+        language_filter(never(), "text", step(["en", code]), StepCount(1, "language-filter"), where=where)
     assert hint in str(err.value)
     assert "en, fr" in str(err.value)
 
@@ -112,7 +115,11 @@ def test_the_code_list_is_the_models():
 
 def test_missing_column():
     with pytest.raises(StageFailed, match=r"language-filter: a record from source 1 has no column 'body'"):
-        list(language_filter([{"text": "x", "_source": 1}], "body", step(["en"]), Tally()))
+        list(
+            language_filter(
+                [{"text": "x", "_source": 1}], "body", step(["en"]), StepCount(1, "language-filter")
+            )
+        )
 
 
 def test_odd_text_does_not_break_the_model():

@@ -8,8 +8,6 @@ import random
 import re
 import subprocess
 import sys
-from collections import Counter
-from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
@@ -18,6 +16,7 @@ from datasketch import MinHash
 from llmops.compiler.spec.dataset import DedupNear
 from llmops.errors import StageFailed
 from llmops.runners.dataset import neardup
+from llmops.runners.dataset.clean import StepCount
 from llmops.runners.dataset.neardup import (
     RECALL,
     SEED,
@@ -48,21 +47,17 @@ OTHER = (
 )
 
 
-@dataclass
-class Tally:
-    dropped: list[tuple[dict, str]] = field(default_factory=list)
-    found: Counter[str] = field(default_factory=Counter)
-
-    def drop(self, record: dict, reason: str) -> None:
-        self.dropped.append((record, reason))
+def dropped(count: StepCount) -> list[tuple[dict, str]]:
+    """(record, reason) of what the step dropped, from the stage's own counter."""
+    return [(sample["record"], sample["reason"]) for sample in count.samples]
 
 
 def step(**kw) -> DedupNear:
     return DedupNear(step="dedup-near", **kw)
 
 
-def run(texts: list[str], **kw) -> tuple[list[str], Tally]:
-    tally = Tally()
+def run(texts: list[str], **kw) -> tuple[list[str], StepCount]:
+    tally = StepCount(1, "dedup-near")
     rows = [{"text": t, "_source": i % 2} for i, t in enumerate(texts)]
     kept = [r["text"] for r in near_dedup(rows, "text", step(**kw), tally)]
     return kept, tally
@@ -84,7 +79,7 @@ def test_the_samples_are_what_their_names_say():
 def test_a_near_duplicate_is_dropped_and_the_first_kept(variant):
     kept, tally = run([BASE, OTHER, variant])
     assert kept == [BASE, OTHER]
-    [(record, reason)] = tally.dropped
+    [(record, reason)] = dropped(tally)
     assert record["text"] == variant
     assert re.fullmatch(r"near duplicate \(jaccard (0\.[89]\d|1\.00)\) of a record from source 0", reason)
 
@@ -92,13 +87,13 @@ def test_a_near_duplicate_is_dropped_and_the_first_kept(variant):
 def test_order_decides_which_one_is_kept():
     kept, tally = run([ONE_WORD, BASE, PUNCTUATION])
     assert kept == [ONE_WORD]
-    assert [r["text"] for r, _ in tally.dropped] == [BASE, PUNCTUATION]
+    assert [r["text"] for r, _ in dropped(tally)] == [BASE, PUNCTUATION]
 
 
 def test_different_texts_on_the_same_topic_are_kept():
     texts = [BASE, SAME_TOPIC, OTHER, BASE[:120]]
     kept, tally = run(texts)
-    assert kept == texts and not tally.dropped
+    assert kept == texts and not dropped(tally)
 
 
 def test_threshold():
@@ -109,17 +104,17 @@ def test_threshold():
 
 
 def test_reason_names_the_estimate_and_the_source_of_the_kept_record():
-    tally = Tally()
+    tally = StepCount(1, "dedup-near")
     rows = [{"text": OTHER, "_source": 0}, {"text": BASE, "_source": 3}, {"text": ONE_WORD, "_source": 0}]
     list(near_dedup(rows, "text", step(), tally))
     a, b = (MinHash(num_perm=128, seed=SEED, hashfunc=lambda s: shingle_hash(s, 5)) for _ in range(2))
     a.update_batch(shingles(key(BASE), 5))
     b.update_batch(shingles(key(ONE_WORD), 5))
-    assert tally.dropped[0][1] == f"near duplicate (jaccard {a.jaccard(b):.2f}) of a record from source 3"
+    assert dropped(tally)[0][1] == f"near duplicate (jaccard {a.jaccard(b):.2f}) of a record from source 3"
     rows = [{"text": BASE}, {"text": ONE_WORD}]
-    tally = Tally()
+    tally = StepCount(1, "dedup-near")
     list(near_dedup(rows, "text", step(), tally))
-    assert tally.dropped[0][1].endswith("of an earlier record")
+    assert dropped(tally)[0][1].endswith("of an earlier record")
 
 
 def test_shingle_size_and_permutations_are_honoured():
@@ -133,14 +128,22 @@ def test_shingle_size_and_permutations_are_honoured():
 def test_empty_and_short_texts():
     kept, tally = run(["", "  ", "ok", "OK", "ok!", "hi"])
     assert kept == ["", "  ", "ok", "ok!", "hi"]  # empty texts pass through; "OK" is "ok"
-    assert [r["text"] for r, _ in tally.dropped] == ["OK"]
+    assert [r["text"] for r, _ in dropped(tally)] == ["OK"]
 
 
 def test_other_columns_and_values():
     rows = [{"q": {"a": 1}, "_source": 0}, {"q": {"a": 1}, "_source": 0}, {"q": None}, {"q": None}]
-    assert len(list(near_dedup(rows, "q", step(), Tally()))) == 3  # None is empty: passes
+    assert len(list(near_dedup(rows, "q", step(), StepCount(1, "dedup-near")))) == 3  # None is empty: passes
     with pytest.raises(StageFailed, match=r"step 2 \(dedup-near\): a record from source 0 has no column 'q'"):
-        list(near_dedup([{"text": "x", "_source": 0}], "q", step(), Tally(), where="step 2 (dedup-near)"))
+        list(
+            near_dedup(
+                [{"text": "x", "_source": 0}],
+                "q",
+                step(),
+                StepCount(1, "dedup-near"),
+                where="step 2 (dedup-near)",
+            )
+        )
 
 
 def test_settings_are_checked_before_any_row_is_read():
@@ -148,7 +151,7 @@ def test_settings_are_checked_before_any_row_is_read():
         raise AssertionError("read too early")
         yield {}
 
-    stream = near_dedup(rows(), "text", step(), Tally())
+    stream = near_dedup(rows(), "text", step(), StepCount(1, "dedup-near"))
     with pytest.raises(AssertionError):
         next(stream)
 
@@ -158,7 +161,7 @@ def test_same_output_every_run_and_every_process():
     first = run(texts)
     second = run(texts)
     assert first[0] == second[0]
-    assert [r for _, r in first[1].dropped] == [r for _, r in second[1].dropped]
+    assert [r for _, r in dropped(first[1])] == [r for _, r in dropped(second[1])]
     code = (
         "import json, sys\n"
         "from llmops.compiler.spec.dataset import DedupNear\n"
@@ -217,7 +220,7 @@ def test_matches_brute_force_over_datasketch_minhash(monkeypatch, merge_at):
             hashes.append(m)
             expected.append(text)
     assert kept == expected
-    assert 40 < len(tally.dropped) < 200
+    assert 40 < sum(tally.reasons.values()) < 200
 
 
 def test_near_duplicate_rate():
