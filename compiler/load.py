@@ -104,6 +104,8 @@ def _parse_all(
         errors.extend(problems)
         if doc is None:
             continue
+        if problems and not isinstance(doc.data, dict):
+            continue  # already reported; there is nothing to validate
         spec, more = _validate(doc, expect_project=False)
         errors.extend(more)
         if spec is not None and not problems:
@@ -114,6 +116,10 @@ def _parse_all(
 
 
 def _validate(doc: SourceDoc, *, expect_project: bool) -> tuple[BaseModel | None, list[Diagnostic]]:
+    if not isinstance(doc.data, dict):
+        return None, [
+            Diagnostic(doc.path, 1, 1, "", "expected a mapping with kind, name and the kind's fields")
+        ]
     kind = doc.data.get("kind")
     line, col = doc.position(("kind",))
     kinds = ["Project"] if expect_project else sorted(SPEC_KINDS)

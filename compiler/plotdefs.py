@@ -34,8 +34,12 @@ DATA_PLOTS = (
 )
 
 
-def plot_definitions(folder: str) -> list[dict[str, Any]]:
-    """Stage-level `plots:` entries for dvc.yaml, one per data-stage plot file in `folder`."""
+# The eval stage's scores: one bar per model and figure, revisions side by side in `dvc plots diff`.
+EVAL_PLOTS = (("scores.csv", "bar_horizontal", "value", "model_figure", "Scores", "score", "model: figure"),)
+
+
+def plot_definitions(folder: str, plots: tuple[tuple[str, ...], ...] = DATA_PLOTS) -> list[dict[str, Any]]:
+    """Stage-level `plots:` entries for dvc.yaml, one per plot file in `folder`."""
     base = folder.rstrip("/")
     return [
         {
@@ -49,5 +53,5 @@ def plot_definitions(folder: str) -> list[dict[str, Any]]:
                 "y_label": y_label,
             }
         }
-        for name, template, x, y, title, x_label, y_label in DATA_PLOTS
+        for name, template, x, y, title, x_label, y_label in plots
     ]

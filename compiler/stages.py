@@ -13,15 +13,31 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmops.compiler.load import SpecFile
-from llmops.compiler.plotdefs import plot_definitions
+from llmops.compiler.plotdefs import EVAL_PLOTS, plot_definitions
 from llmops.compiler.resolve import Index
-from llmops.compiler.spec.common import ModelRef
+from llmops.compiler.spec.common import ModelRef, Resources
+from llmops.compiler.spec.finetune import Sweep
 from llmops.runners.versions import RUNNER_VERSIONS
 
 STAGE_CONFIG_DIR = ".llmops/stages"
 _GLOB = re.compile(r"[*?\[{]")
 _NOT_RESULT_FIELDS = {"description": True, "tags": True, "apiVersion": True}
 _NOT_RESULT_RESOURCES = {"runner", "labels", "timeout_minutes"}
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """Where a sweep trial sits in its sweep. DVC gets all trials of one sweep as one `matrix`
+    stage named `group`, and names each trial `<group>@<key>` itself; the compiler names the
+    trials the same way, so `llmops run`, `dvc repro` and the workflows agree on every name."""
+
+    group: str
+    key: str
+    index: int  # place in the sweep's order (DVC's matrix order)
+    axes: tuple[tuple[str, tuple[Any, ...]], ...]  # (matrix key, values) in the spec's order
+    outs: tuple[str, ...]  # the trial's outputs with `${key}` where its key goes
+    metrics: tuple[str, ...]
+    plots: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -44,6 +60,7 @@ class Stage:
     environment: str | None = None
     schedule: str | None = None
     plot_props: dict[str, dict[str, Any]] = field(default_factory=dict)
+    matrix: Matrix | None = None
 
     @property
     def config_path(self) -> str:
@@ -66,7 +83,11 @@ class _Builder:
         for sf in self.index.all("FineTune"):
             if sf.spec.base_model.build:
                 stages.append(self.base(sf))
-            stages.append(self.tune(sf))
+            if sf.spec.sweep:
+                trials = self.trials(sf)
+                stages += [*trials, self.select(sf, trials)]
+            else:
+                stages.append(self.tune(sf))
         for sf in self.index.all("EvalSuite"):
             stages.append(self.eval(sf))
         for sf in self.index.all("Policy"):
@@ -96,6 +117,13 @@ class _Builder:
 
     def metrics_file(self, stage: str) -> str:
         return f"{self.paths.metrics}/{stage}.json"
+
+    def trial_outputs(self, finetune: str, key: str) -> dict[str, list[str]]:
+        return {
+            "outs": [f"{self.paths.artifacts}/sweeps/{finetune}/{key}"],
+            "metrics": [f"{self.paths.metrics}/sweeps/{finetune}/{key}.json"],
+            "plots": [f"{self.paths.plots}/sweeps/{finetune}/{key}"],
+        }
 
     def model_location(self, ref: ModelRef) -> tuple[str | None, str | None, dict[str, Any]]:
         """(dependency path, upstream stage, runner-facing description) of a model reference."""
@@ -132,13 +160,9 @@ class _Builder:
     def make(self, kind: str, sf: SpecFile, *, name: str | None = None, **kw: Any) -> Stage:
         name = name or f"{kind}-{sf.name}"
         spec = sf.spec
-        resources = getattr(spec, "resources", None)
+        resources: Resources | None = kw.pop("resources", None) or getattr(spec, "resources", None)
         runner = resources.runner_class if resources else "cpu"
-        labels = (
-            tuple(resources.labels)
-            if resources and resources.labels
-            else tuple(getattr(self.project.defaults.runners, runner))
-        )
+        labels = self.labels(resources, runner)
         outputs = {
             "outs": list(kw.get("outs", ())),
             "metrics": list(kw.get("metrics", ())),
@@ -168,6 +192,15 @@ class _Builder:
             timeout_minutes=resources.timeout_minutes if resources else 360,
             **{k: tuple(v) if isinstance(v, list) else v for k, v in kw.items()},
         )
+
+    def labels(self, resources: Resources | None, runner: str) -> tuple[str, ...]:
+        """`runs-on`: explicit labels, else multi-GPU labels for gpus > 1, else the runner class's."""
+        runners = self.project.defaults.runners
+        if resources and resources.labels:
+            return tuple(resources.labels)
+        if runner == "gpu" and resources and resources.gpus > 1 and runners.multi_gpu:
+            return tuple(runners.multi_gpu)
+        return tuple(getattr(runners, runner))
 
     def dataset(self, sf: SpecFile) -> Stage:
         deps, upstream, datasets = [], [], {}
@@ -231,33 +264,93 @@ class _Builder:
         )
 
     def tune(self, sf: SpecFile) -> Stage:
-        spec = sf.spec
+        return self.make(
+            "tune",
+            sf,
+            **self.tune_inputs(sf, sf.spec),
+            outs=[self.model_dir(sf.name)],
+            metrics=[self.metrics_file(f"tune-{sf.name}")],
+            plots=[f"{self.paths.plots}/tune-{sf.name}"],
+        )
+
+    def tune_inputs(self, sf: SpecFile, spec: Any) -> dict[str, Any]:
+        """deps, upstream and inputs of a tuning run (a plain tune stage or one sweep trial)."""
         base_dep, base_stage, base = self.base_model_location(sf.name, spec.base_model)
         prompt = self.index.get("Prompt", spec.prompt)
         deps = [self.dataset_dir(spec.dataset), base_dep]
         upstream = [f"data-{spec.dataset}", base_stage]
         examples = None
-        if prompt.spec.dataset:
+        if prompt.spec.dataset == spec.dataset:
+            # the prompt stage rendered this very dataset; otherwise the runner renders it itself
             examples = self.prompt_dir(prompt.name)
             deps.append(examples)
             upstream.append(f"prompt-{prompt.name}")
         elif prompt.spec.template_file:
             deps.append(prompt.spec.template_file)
-        return self.make(
-            "tune",
-            sf,
-            deps=deps,
-            upstream=upstream,
-            inputs={
+        return {
+            "deps": deps,
+            "upstream": upstream,
+            "inputs": {
                 "dataset": self.dataset_dir(spec.dataset),
                 "examples": examples,
                 "prompt": _result_fields(prompt.spec),
                 "base_model": base,
                 "seed": self.seed(spec.training.seed),
             },
+        }
+
+    def trials(self, sf: SpecFile) -> list[Stage]:
+        """One tune stage per combination of a sweep, named as DVC names `matrix` stages."""
+        sweep = sf.spec.sweep
+        group = f"trial-{sf.name}"
+        axes = tuple(
+            (key, tuple(values))
+            for key, values in zip(_axis_keys(list(sweep.parameters)), sweep.parameters.values(), strict=True)
+        )
+        templated = {k: tuple(v) for k, v in self.trial_outputs(sf.name, "${key}").items()}
+        stages = []
+        for index, (key, params) in enumerate(sweep.trials()):
+            spec = Sweep.apply(sf.spec, params)
+            parts = self.tune_inputs(sf, spec)
+            parts["inputs"]["trial"] = params
+            fields = _result_fields(spec)  # `sweep: null`: a new value reruns only its own trial
+            matrix = Matrix(group, key, index, axes, **templated)
+            stages.append(
+                self.make(
+                    "tune",
+                    sf,
+                    name=f"{group}@{key}",
+                    spec_fields=fields,
+                    **parts,
+                    **self.trial_outputs(sf.name, key),
+                    matrix=matrix,
+                )
+            )
+        return stages
+
+    def select(self, sf: SpecFile, trials: list[Stage]) -> Stage:
+        """`tune-<name>` of a sweep: copies the best trial's model where a plain tune stage writes."""
+        sweep = sf.spec.sweep
+        entries = [
+            {
+                "name": t.name,
+                "params": t.config["inputs"]["trial"],
+                "model": t.outs[0],
+                "metrics": t.metrics[0],
+            }
+            for t in trials
+        ]
+        return self.make(
+            "select",
+            sf,
+            name=f"tune-{sf.name}",
+            resources=Resources(timeout_minutes=sf.spec.resources.timeout_minutes),
+            deps=[path for t in trials for path in (*t.outs, *t.metrics)],
+            upstream=[t.name for t in trials],
+            inputs={"trials": entries, "metric": sweep.metric, "goal": sweep.goal},
             outs=[self.model_dir(sf.name)],
             metrics=[self.metrics_file(f"tune-{sf.name}")],
-            plots=[f"{self.paths.plots}/tune-{sf.name}"],
+            reports=[f"{self.paths.reports}/sweep-{sf.name}.md"],
         )
 
     def eval(self, sf: SpecFile) -> Stage:
@@ -274,6 +367,11 @@ class _Builder:
         prompt = self.index.get("Prompt", spec.prompt)
         if prompt.spec.template_file:
             deps.append(prompt.spec.template_file)
+        eval_plots = {
+            path: {k: v for k, v in props.items() if k != "cache"}
+            for entry in plot_definitions(f"{self.paths.plots}/eval-{sf.name}", EVAL_PLOTS)
+            for path, props in entry.items()
+        }
         return self.make(
             "eval",
             sf,
@@ -287,7 +385,9 @@ class _Builder:
             },
             outs=[f"{self.paths.artifacts}/evals/{sf.name}"],
             metrics=[self.metrics_file(f"eval-{sf.name}")],
-            plots=[f"{self.paths.plots}/eval-{sf.name}"],
+            plots=list(eval_plots),
+            plot_props=eval_plots,
+            reports=[f"{self.paths.reports}/eval-{sf.name}.md"],
         )
 
     def guarded_models(self, sf: SpecFile) -> list[str]:
@@ -366,6 +466,15 @@ def _result_fields(spec: Any) -> dict[str, Any]:
         for key in _NOT_RESULT_RESOURCES:
             data["resources"].pop(key, None)
     return data
+
+
+def _axis_keys(paths: list[str]) -> list[str]:
+    """Matrix keys for swept paths: the field name (`lr`), or `training_lr` where two would clash."""
+    last = [p.rsplit(".", 1)[-1] for p in paths]
+    return [
+        name if last.count(name) == 1 else path.replace(".", "_")
+        for name, path in zip(last, paths, strict=True)
+    ]
 
 
 def _glob_root(path: str) -> str:

@@ -11,13 +11,14 @@ from llmops.errors import UsageError
 
 RUNNERS: dict[str, str] = {
     "data": "llmops.runners.dataset.run",
+    "prompt": "llmops.runners.prompt.run",
+    "base": "llmops.runners.base.run",
+    "tune": "llmops.runners.tune.run",
+    "eval": "llmops.runners.evaluation.run",
+    "select": "llmops.runners.select.run",
 }
 
 ARRIVES_WITH = {
-    "prompt": "the prompts and fine-tuning issue (#4)",
-    "base": "the prompts and fine-tuning issue (#4)",
-    "tune": "the prompts and fine-tuning issue (#4)",
-    "eval": "the evaluation issue (#5)",
     "review": "the governance issue (#6)",
     "gate": "the governance issue (#6)",
     "deploy": "the deployment issue (#7)",

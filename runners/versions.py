@@ -9,6 +9,7 @@ RUNNER_VERSIONS: dict[str, int] = {
     "prompt": 1,
     "base": 1,
     "tune": 1,
+    "select": 1,
     "eval": 1,
     "review": 1,
     "gate": 1,

@@ -8,4 +8,8 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
+# torch first, pinned: a bare `torch` requirement would pull gigabytes of CUDA packages on a CPU
+# machine. Set TORCH_SPEC (for example "torch==2.13.0 --index-url ...cu128") on GPU machines.
+# shellcheck disable=SC2086
+.venv/bin/python -m pip install --quiet --disable-pip-version-check ${TORCH_SPEC:-torch==2.13.0}
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up and run the example pipeline end to end on this machine's CPU.
+# Set up and run the example pipeline end to end on this machine's CPU: clean the support data,
+# render the prompt, build and pretrain a tiny Llama, LoRA-tune it, and evaluate it against its base.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -7,6 +8,8 @@ export PATH="$PWD/.venv/bin:$PATH"
 llmops validate
 llmops compile --check
 dvc repro
-sed -n '1,/^## Text length/p' reports/data-support.md
+dvc metrics show
+sed -n '1,/^## Against the baselines/p' reports/eval-support-quality.md | sed '$d'
 echo "outputs: artifacts/ (DVC-tracked); metrics/ (dvc metrics show); plots/ (dvc plots show);"
-echo "reports/data-support.md (the whole exploration report); stage graph: llmops graph"
+echo "reports/: data-support.md (data exploration), eval-support-quality.md (scores, worst examples)"
+echo "stage graph: llmops graph"

@@ -11,6 +11,14 @@ whatever a spec says:
 
 `emit_workflows` re-parses what it rendered and checks both rules before returning, so a future
 template edit that breaks one fails the compile instead of shipping.
+
+Each pipeline stage is one job, except the trials of a sweep: their names hold '@' and '.',
+which a job id cannot, so they run as one job named after the sweep (`trial-<finetune>`) with a
+`strategy.matrix` over the trial names, handed to the script through `env:` like any stage name.
+
+The pull-request workflow ends with one more job, `metrics-diff`, when any stage writes metrics:
+after the stage jobs it runs `llmops metrics diff` against the base commit of the pull request
+(`github.event.pull_request.base.sha`, through `env:`) into the job summary.
 """
 
 from __future__ import annotations
@@ -34,6 +42,8 @@ from llmops.compiler.stages import Stage
 PR_WORKFLOW = ".github/workflows/llmops-pr.yml"
 MAIN_WORKFLOW = ".github/workflows/llmops-main.yml"
 MONITOR_WORKFLOW = ".github/workflows/llmops-monitor.yml"
+# Stage job ids are `<kind>-<name>` with a stage kind, so none can be this one.
+METRICS_JOB = "metrics-diff"
 
 TEMPLATES = Path(__file__).parent / "workflow-templates"
 SELF_HOSTED = "self-hosted"
@@ -57,6 +67,8 @@ class Job:
     environment: str | None = None
     concurrency_group: str | None = None
     condition: str | None = None
+    matrix: tuple[str, ...] = ()  # stage names, one matrix job each (the trials of a sweep)
+    extras: tuple[str, ...] = ()  # llmops extras the stage's runner needs (train, eval, qlora, ...)
 
 
 def emit_workflows(index: Index, graph: StageGraph) -> dict[str, str]:
@@ -64,15 +76,22 @@ def emit_workflows(index: Index, graph: StageGraph) -> dict[str, str]:
     project: Project = index.parsed.project
     context = _project_context(project)
     pipeline = graph.pipeline
-    in_pipeline = {s.name for s in pipeline}
+    job_of = {s.name: job_id(s) for s in pipeline}
 
     def needs(stage: Stage) -> tuple[str, ...]:
-        return ("validate", *[u for u in stage.upstream if u in in_pipeline])
+        return ("validate", *dict.fromkeys(job_of[u] for u in stage.upstream if u in job_of))
 
-    stage_jobs = [_job(s, f"Stage {s.name}", needs(s)) for s in pipeline]
+    units = _units(pipeline)
+    stage_jobs = [_job(s, f"Stage {job_id(s)}", needs(s), matrix=m) for s, m in units]
     pr_stage_jobs = [
-        _job(s, f"Stage {s.name}", needs(s), condition=SAME_REPO if SELF_HOSTED in s.runs_on else None)
-        for s in pipeline
+        _job(
+            s,
+            f"Stage {job_id(s)}",
+            needs(s),
+            condition=SAME_REPO if SELF_HOSTED in s.runs_on else None,
+            matrix=m,
+        )
+        for s, m in units
     ]
     on_main = f"github.ref == {_expr_literal('refs/heads/' + project.governance.main_branch)}"
     deploy_jobs = [
@@ -88,7 +107,12 @@ def emit_workflows(index: Index, graph: StageGraph) -> dict[str, str]:
         if s.kind == "deploy"
     ]
     files = {
-        PR_WORKFLOW: _render("llmops-pr.yml.j2", **context, stage_jobs=pr_stage_jobs),
+        PR_WORKFLOW: _render(
+            "llmops-pr.yml.j2",
+            **context,
+            stage_jobs=pr_stage_jobs,
+            metrics_job=_metrics_job(project, pipeline, ("validate", *dict.fromkeys(job_of.values()))),
+        ),
         MAIN_WORKFLOW: _render(
             "llmops-main.yml.j2", **context, stage_jobs=stage_jobs, deploy_jobs=deploy_jobs
         ),
@@ -141,6 +165,28 @@ def check_workflow(path: str, text: str) -> None:
             raise AssertionError(f"{path}:{number}: an expression inside a run: script")
 
 
+def job_id(stage: Stage) -> str:
+    """The job that runs a stage: the stage's name, or its sweep's for a trial."""
+    return stage.matrix.group if stage.matrix else stage.name
+
+
+def _units(pipeline: tuple[Stage, ...]) -> list[tuple[Stage, tuple[str, ...]]]:
+    """(stage, matrix) per job, in graph order: each sweep's trials become one job at its first,
+    with the trial names in sweep order."""
+    trials: dict[str, list[str]] = {}
+    units: list[tuple[Stage, list[str] | None]] = []
+    for stage in pipeline:
+        if stage.matrix is None:
+            units.append((stage, None))
+        elif stage.matrix.group in trials:
+            trials[stage.matrix.group].append(stage.name)
+        else:
+            trials[stage.matrix.group] = [stage.name]
+            units.append((stage, trials[stage.matrix.group]))
+    index = {s.name: s.matrix.index for s in pipeline if s.matrix}
+    return [(stage, tuple(sorted(names or (), key=index.__getitem__))) for stage, names in units]
+
+
 # -- context for the templates ----------------------------------------------------------------
 
 
@@ -167,11 +213,12 @@ def _job(
     condition: str | None = None,
     environment: str | None = None,
     concurrency_group: str | None = None,
+    matrix: tuple[str, ...] = (),
 ) -> Job:
-    if not _JOB_ID.match(stage.name):
-        raise ValueError(f"stage name {stage.name!r} is not a valid job id")
+    if not _JOB_ID.match(job_id(stage)):
+        raise ValueError(f"stage name {job_id(stage)!r} is not a valid job id")
     return Job(
-        id=stage.name,
+        id=job_id(stage),
         name=name,
         stage=stage.name,
         needs=needs,
@@ -180,6 +227,58 @@ def _job(
         environment=environment,
         concurrency_group=concurrency_group,
         condition=condition,
+        matrix=matrix,
+        extras=runner_extras(stage),
+    )
+
+
+def runner_extras(stage: Stage) -> tuple[str, ...]:
+    """The optional dependencies a stage's runner imports: a CI job installs only those."""
+    extras = set(_KIND_EXTRAS.get(stage.kind, ()))
+    spec = stage.config.get("spec") or {}
+    method = spec.get("method") if isinstance(spec.get("method"), dict) else {}
+    resources = spec.get("resources") if isinstance(spec.get("resources"), dict) else {}
+    if stage.kind == "tune" and method.get("type") == "qlora":
+        extras.add("qlora")
+    if stage.kind == "tune" and stage.gpus > 1 and resources.get("strategy") == "deepspeed":
+        extras.add("deepspeed")
+    if stage.kind == "eval" and stage.gpus > 0:
+        extras.add("gpu")
+    return tuple(sorted(extras))
+
+
+_KIND_EXTRAS: dict[str, tuple[str, ...]] = {
+    "data": ("data",),
+    "base": ("train",),
+    "tune": ("train",),
+    "eval": ("train", "eval"),
+}
+_REQUIREMENT = re.compile(r"^(?P<name>\.|[A-Za-z0-9._-]+)(?:\[(?P<extras>[A-Za-z0-9,_-]*)\])?(?P<rest>.*)$")
+
+
+def with_extras(requirement: str, extras: tuple[str, ...]) -> str:
+    """`llmops==0.2` + (train,) -> `llmops[train]==0.2`; `.` -> `.[train]`; extras merge."""
+    match = _REQUIREMENT.match(requirement)
+    if not extras or match is None:
+        return requirement
+    have = {e for e in (match["extras"] or "").split(",") if e}
+    return f"{match['name']}[{','.join(sorted(have | set(extras)))}]{match['rest']}"
+
+
+def _metrics_job(project: Project, pipeline: tuple[Stage, ...], needs: tuple[str, ...]) -> Job | None:
+    """The pull request's last job, `llmops metrics diff` into the job summary; None when no
+    stage writes metrics. It waits for every stage job and runs whatever they did (a failed or
+    skipped stage still leaves a diff worth seeing), on the CPU labels."""
+    if not any(stage.metrics for stage in pipeline):
+        return None
+    return Job(
+        id=METRICS_JOB,
+        name="Metrics diff against the base branch",
+        stage="",
+        needs=needs,
+        runs_on=tuple(project.defaults.runners.cpu),
+        timeout_minutes=30,
+        condition="!cancelled()",
     )
 
 
@@ -230,7 +329,7 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(q=_quote, qlist=_quote_list, num=_number, comment=_comment)
+    env.filters.update(q=_quote, qlist=_quote_list, num=_number, comment=_comment, extras=with_extras)
     return env
 
 

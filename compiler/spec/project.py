@@ -20,6 +20,11 @@ class RunnerDefaults(SpecModel):
 
     cpu: list[RunnerLabel] = Field(default_factory=lambda: ["ubuntu-latest"], min_length=1)
     gpu: list[RunnerLabel] = Field(default_factory=lambda: ["self-hosted", "gpu"], min_length=1)
+    multi_gpu: list[RunnerLabel] | None = Field(
+        default=None,
+        min_length=1,
+        description="Labels for stages that ask for more than one GPU; the gpu labels when unset.",
+    )
 
 
 class Defaults(SpecModel):

@@ -19,13 +19,21 @@ def _compiled(args: argparse.Namespace):
 def cmd_validate(args: argparse.Namespace) -> int:
     from llmops.compiler.compile import plan_graph
     from llmops.compiler.load import load_project
+    from llmops.runners.prompt.golden import check_specs
 
-    index, graph = plan_graph(load_project(Path(args.project)))
+    root = Path(args.project)
+    index, graph = plan_graph(load_project(root))
+    # Prompt templates compile in the sandbox and their golden tests run: exit 2 for a template
+    # that cannot render, 1 for a golden test that fails (Jinja2 only, no model libraries).
+    prompts = check_specs(index.parsed.specs, root)
     counts: dict[str, int] = {}
     for sf in index.parsed.specs:
         counts[sf.kind] = counts.get(sf.kind, 0) + 1
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no specs"
-    print(f"ok: llmops.yaml and {summary}; {len(graph.order)} stages")
+    passed = (
+        f"; {prompts.tests} golden test{'s' if prompts.tests != 1 else ''} passed" if prompts.tests else ""
+    )
+    print(f"ok: llmops.yaml and {summary}; {len(graph.order)} stages{passed}")
     return 0
 
 

@@ -18,6 +18,7 @@ COMMANDS = {
     "graph": "llmops.cli.commands",
     "plan": "llmops.cli.plan_cmd",
     "run": "llmops.cli.run_cmd",
+    "metrics": "llmops.cli.metrics_cmd",
 }
 
 
@@ -58,6 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("run", "run one stage (what `dvc repro` and CI call)")
     p.add_argument("stage", help="stage name, e.g. data-support")
+
+    p = command("metrics", "the pipeline's metrics (DVC metrics files)")
+    actions = p.add_subparsers(dest="metrics_command", metavar="ACTION", required=True)
+    p = actions.add_parser(
+        "diff",
+        help="metrics of the workspace against a git ref, better or worse per metric",
+        parents=[common],
+    )
+    p.add_argument("--base", default="HEAD", metavar="REF", help="git ref to compare with (default: HEAD)")
+    p.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    p.add_argument("--all", action="store_true", dest="show_all", help="show unchanged metrics too")
     return parser
 
 

@@ -162,8 +162,8 @@ def test_run_refuses_stale_config(fixture_project, capsys):
 def test_run_stage_without_runner_yet(fixture_project, capsys):
     root = fixture_project("full")
     main(["-C", str(root), "compile"])
-    assert main(["-C", str(root), "run", "eval-quality"]) == 2
-    assert "no runner for eval stages yet" in capsys.readouterr().err
+    assert main(["-C", str(root), "run", "gate-release"]) == 2
+    assert "no runner for gate stages yet" in capsys.readouterr().err
 
 
 def test_init_refuses_non_empty_folder(tmp_path, capsys):
@@ -185,3 +185,97 @@ def test_init_creates_a_valid_project(tmp_path, capsys):
     ):
         assert (target / rel).is_file(), rel
     assert main(["-C", str(target), "validate"]) == 0
+
+
+def _prompt_project(tmp_path: Path, spec: str, template: str | None = None) -> Path:
+    """The starter project from `llmops init`, plus one Prompt spec (and its template file)."""
+    root = tmp_path / "p"
+    assert main(["init", str(root)]) == 0
+    (root / "specs" / "prompts").mkdir()
+    (root / "specs" / "prompts" / "answer.yaml").write_text(spec, encoding="utf-8")
+    if template is not None:
+        (root / "prompts").mkdir()
+        (root / "prompts" / "answer.j2").write_text(template, encoding="utf-8")
+    return root
+
+
+GOLDEN_SPEC = """\
+kind: Prompt
+name: answer
+template_file: prompts/answer.j2
+variables: [text]
+completion: answer
+chat_format: chatml
+dataset: faq
+tests:
+  - name: parcel
+    variables: {text: "Where is my parcel?"}
+    expect: {contains: [parcel], not_contains: [password]}
+  - variables: {text: "Hi"}
+    expect: {equals: "<|im_start|>user\\nQ: Hi<|im_end|>\\n<|im_start|>assistant\\n"}
+"""
+
+
+def test_validate_runs_prompt_golden_tests(tmp_path, capsys):
+    root = _prompt_project(tmp_path, GOLDEN_SPEC, "Q: {{ text }}")
+    assert main(["-C", str(root), "validate"]) == 0
+    out = capsys.readouterr().out
+    assert "1 Prompt" in out and "2 golden tests passed" in out
+
+
+def test_validate_exit_1_lists_every_failed_golden_test(tmp_path, capsys):
+    root = _prompt_project(tmp_path, GOLDEN_SPEC, "Question: {{ text }} password")
+    assert main(["-C", str(root), "validate"]) == 1
+    err = capsys.readouterr().err
+    assert "specs/prompts/answer.yaml:9: tests[0] (parcel): expected not to contain 'password'" in err
+    assert "specs/prompts/answer.yaml:12: tests[1]: expected exactly" in err
+    assert "2 of 2 golden tests failed" in err
+    assert "Traceback" not in err
+
+
+def test_validate_exit_2_for_template_errors_with_file_and_line(tmp_path, capsys):
+    root = _prompt_project(tmp_path, GOLDEN_SPEC, "Q: {{ text }}\n{{ text.__class__ }}")
+    assert main(["-C", str(root), "validate"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "prompts/answer.j2:2: sandbox violation: access to attribute '__class__' of 'str' object is unsafe"
+        in err
+    )
+    assert "while rendering tests[0] at specs/prompts/answer.yaml:9" in err
+    assert "Traceback" not in err
+
+
+def test_validate_exit_2_for_undeclared_and_undefined_variables(tmp_path, capsys):
+    spec = """\
+kind: Prompt
+name: answer
+variables: [text]
+template: |
+  Q: {{ text }}
+  Topic: {{ topic }}
+tests:
+  - variables: {}
+    expect: {contains: [Q]}
+"""
+    root = _prompt_project(tmp_path, spec)
+    assert main(["-C", str(root), "validate"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "specs/prompts/answer.yaml:6: template line 2: variable 'topic' is used but not declared in "
+        "`variables` (declared: text) (prompt 'answer')"
+    ) in err
+    (root / "specs/prompts/answer.yaml").write_text(spec.replace("[text]", "[text, topic]"))
+    assert main(["-C", str(root), "validate"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "specs/prompts/answer.yaml:5: template line 1: undefined variable 'text' while rendering "
+        "tests[0] at specs/prompts/answer.yaml:8 (prompt 'answer')"
+    ) in err
+
+
+def test_validate_exit_2_for_a_missing_template_file(tmp_path, capsys):
+    root = _prompt_project(tmp_path, GOLDEN_SPEC)
+    assert main(["-C", str(root), "validate"]) == 2
+    assert "prompts/answer.j2: template_file does not exist (prompt 'answer', specs/prompts/answer.yaml)" in (
+        capsys.readouterr().err
+    )

@@ -4,6 +4,7 @@ changed, and `dvc dag` / `dvc repro --dry` accept every generated dvc.yaml."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -137,3 +138,166 @@ def test_a_failed_run_leaves_the_previous_outputs(project):
     assert "faq.jsonl" in done.stdout + done.stderr
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert (project / "metrics/data-faq.json").read_bytes() == metrics_before
+
+
+# -- sweeps: the trial names DVC gives a `matrix` stage are the compiler's --------------------
+
+SWEEP_PROMPT = """\
+kind: Prompt
+name: qa
+template: "Q: {{ text }}\\nA:"
+variables: [text]
+completion: answer
+"""
+SWEEP_FINETUNE = """\
+kind: FineTune
+name: bot
+base_model: {path: models/base}
+dataset: faq
+prompt: qa
+sweep:
+  parameters:
+    training.lr: [1.0e-05, 0.0001]
+    training.packing: [true, false]
+    training.scheduler: [linear, constant_with_warmup]
+    training.epochs: [1, 2.5, 1e3]
+  metric: eval.loss
+resources: {gpus: 2}
+"""
+SMALL_SWEEP = """\
+kind: FineTune
+name: bot
+base_model: {path: models/base}
+dataset: faq
+prompt: qa
+sweep:
+  parameters:
+    training.lr: [1.0e-05, 0.0001]
+    training.scheduler: [linear, constant_with_warmup]
+  metric: eval.loss
+"""
+# Stands in for the tune runner, whose real one trains a model: writes what a tune stage
+# writes, with an eval loss that is lowest for lr 0.0001 (the scheduler makes no difference, so
+# the tie goes to the first in sweep order: linear).
+FAKE_TUNE = """
+import json
+from pathlib import Path
+
+
+def run(config, root):
+    training = config["spec"]["training"]
+    outputs = config["outputs"]
+    out = Path(root) / outputs["outs"][0]
+    out.mkdir(parents=True, exist_ok=True)
+    adapter = {"stage": config["stage"], "trial": config["inputs"]["trial"]}
+    (out / "adapter.json").write_text(json.dumps(adapter))
+    loss = abs(training["lr"] - 1e-4) * 1000
+    metrics = Path(root) / outputs["metrics"][0]
+    metrics.parent.mkdir(parents=True, exist_ok=True)
+    metrics.write_text(json.dumps({"eval": {"loss": loss}, "train_loss": loss + 1}))
+    plots = Path(root) / outputs["plots"][0]
+    plots.mkdir(parents=True, exist_ok=True)
+    (plots / "loss.csv").write_text("step,loss\\n1,%s\\n" % loss)
+"""
+SITECUSTOMIZE = """
+from llmops.runners import registry
+
+registry.RUNNERS["tune"] = "fake_tune"
+"""
+
+
+def _sweep_project(root: Path, finetune: str = SWEEP_FINETUNE) -> Path:
+    assert main(["init", str(root)]) == 0
+    _sh(root, "git", "init", "-q")
+    (root / "specs/prompts").mkdir(parents=True)
+    (root / "specs/prompts/qa.yaml").write_text(SWEEP_PROMPT)
+    (root / "specs/models").mkdir(parents=True)
+    (root / "specs/models/bot.yaml").write_text(finetune)
+    (root / "models/base").mkdir(parents=True)
+    (root / "models/base/config.json").write_text("{}\n")
+    assert main(["-C", str(root), "compile"]) == 0
+    return root
+
+
+def _trials(root: Path) -> list[str]:
+    """The compiler's trial names, in sweep order."""
+    from llmops.compiler.compile import plan_graph
+    from llmops.compiler.load import load_project
+
+    _, graph = plan_graph(load_project(root))
+    trials = [s for s in graph.order if s.matrix]
+    return [s.name for s in sorted(trials, key=lambda s: s.matrix.index)]
+
+
+def test_dvc_names_the_trials_of_a_sweep_as_the_compiler_does(tmp_path):
+    root = _sweep_project(tmp_path / "p")
+    trials = _trials(root)
+    assert len(trials) == 2 * 2 * 2 * 3
+    assert trials[:4] == [
+        "trial-bot@1e-05-true-linear-1",
+        "trial-bot@1e-05-true-linear-2.5",
+        "trial-bot@1e-05-true-linear-1000.0",
+        "trial-bot@1e-05-true-constant_with_warmup-1",
+    ]
+    listed = _sh(root, "dvc", "stage", "list", "--names-only").split()
+    assert [n for n in listed if n.startswith("trial-bot@")] == trials
+    assert set(listed) == {"data-faq", "tune-bot", *trials}
+    for name in trials:  # each trial's params file exists under the name DVC will look for
+        assert (root / f".llmops/stages/{name}.json").is_file()
+    dry = _sh(root, "dvc", "repro", "--dry", "--force")
+    ran = [line.split("'")[1] for line in dry.splitlines() if line.startswith("Running stage '")]
+    assert sorted(ran) == sorted(["data-faq", "tune-bot", *trials])
+    assert ran[0] == "data-faq" and ran[-1] == "tune-bot"
+    one = _sh(root, "dvc", "repro", "--dry", "--force", "--single-item", trials[2])
+    assert f"Running stage '{trials[2]}'" in one and "> llmops run " + trials[2] in one
+
+
+def test_a_sweep_runs_picks_its_best_trial_and_reruns_only_what_changed(tmp_path):
+    root = _sweep_project(tmp_path / "p", SMALL_SWEEP)
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "fake_tune.py").write_text(FAKE_TUNE)
+    (fake / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    env = {**os.environ, "PYTHONPATH": str(fake)}
+
+    def repro() -> str:
+        done = subprocess.run(
+            ["dvc", "repro"], cwd=root, env=env, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    out = repro()
+    trials = _trials(root)
+    assert all(f"Running stage '{t}'" in out for t in trials)
+    best = "trial-bot@0.0001-linear"
+    adapter = json.loads((root / "artifacts/models/bot/adapter.json").read_text())
+    assert adapter["stage"] == best
+    metrics = json.loads((root / "metrics/tune-bot.json").read_text())
+    assert metrics["eval"]["loss"] == metrics["sweep"]["best_value"]
+    assert metrics["sweep"]["best"] == best and len(metrics["sweep"]["trials"]) == len(trials)
+    assert metrics["sweep"]["best_params"]["training.scheduler"] == "linear"
+    report = (root / "reports/sweep-bot.md").read_text()
+    assert f"`{best}`" in report and "ties the runner-up" in report
+    assert _status(root) == {}
+
+    # one more learning rate: only its trials and the selection run
+    _edit(root / "specs/models/bot.yaml", "[1.0e-05, 0.0001]", "[1.0e-05, 0.0001, 0.001]")
+    assert main(["-C", str(root), "compile"]) == 0
+    new = [t for t in _trials(root) if t.startswith("trial-bot@0.001-")]
+    assert len(new) == 2
+    assert sorted(_status(root)) == sorted([*new, "tune-bot"])
+    out = repro()
+    assert sorted(
+        line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")
+    ) == sorted([*new, "tune-bot"])
+    assert _status(root) == {}
+
+    # a new goal changes only the selection
+    _edit(root / "specs/models/bot.yaml", "metric: eval.loss", "metric: eval.loss\n  goal: maximize")
+    assert main(["-C", str(root), "compile"]) == 0
+    assert list(_status(root)) == ["tune-bot"]
+    repro()
+    assert json.loads((root / "metrics/tune-bot.json").read_text())["sweep"]["best"].startswith(
+        "trial-bot@0.001-"
+    )

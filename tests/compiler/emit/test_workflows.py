@@ -20,11 +20,13 @@ import yaml
 
 from llmops.compiler.compile import Compiled, compile_project
 from llmops.compiler.emit.workflows import MAIN_WORKFLOW, MONITOR_WORKFLOW, PR_WORKFLOW, emit_workflows
+from llmops.compiler.emit.workflows import job_id as job_of
 from llmops.compiler.load import load_project
 
 REMOTE_ADD = 'dvc remote add --local --force --default "$DVC_REMOTE_NAME" "$DVC_REMOTE_URL"'
 CHECKOUT = re.compile(r"^actions/checkout@[0-9a-f]{40}$")
 HOSTILE = "Pwn $(id) and `uname -a` via ${{ github.event.issue.title }}; echo ${HOME}"
+SAME_REPO_CONDITION = "github.event.pull_request.head.repo.full_name == github.repository"
 HOSTILE_MARKERS = ("$(id)", "`uname", "github.event.issue.title", "${HOME}", "Pwn")
 
 PROJECT = """\
@@ -36,6 +38,7 @@ defaults:
   runners:
     cpu: [ubuntu-latest]
     gpu: [self-hosted, linux, gpu-a100]
+    multi_gpu: [self-hosted, linux, gpu-a100-x8]
 storage:
   remote: {{name: storage, url: "s3://demo-bucket/llmops"}}
 governance:
@@ -74,6 +77,21 @@ base_model:
 dataset: support
 prompt: qa
 resources: {{gpus: 1, timeout_minutes: 90}}
+""",
+    "specs/sweep.yaml": """\
+kind: FineTune
+name: wide
+description: {hostile}
+base_model: {{finetune: tiny}}
+dataset: support
+prompt: qa
+sweep:
+  parameters:
+    training.lr: [1.0e-05, 0.0001]
+    method.type: [lora, prompt-tuning]
+    training.packing: [true, false]
+  metric: eval_loss
+resources: {{gpus: 4, strategy: fsdp}}
 """,
     "specs/eval.yaml": """\
 kind: EvalSuite
@@ -185,7 +203,7 @@ def docs(compiled: Compiled) -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="module")
 def written(project: Path, compiled: Compiled) -> list[Path]:
     """The workflows on disk, with an actionlint config naming the project's self-hosted labels."""
-    labels = sorted({"linux", "gpu-a100"})
+    labels = sorted({"linux", "gpu-a100", "gpu-a100-x8"})
     (project / ".github").mkdir(exist_ok=True)
     (project / ".github/actionlint.yaml").write_text(
         yaml.safe_dump({"self-hosted-runner": {"labels": labels}})
@@ -264,11 +282,18 @@ def test_hostile_free_text_never_reaches_a_workflow(compiled: Compiled) -> None:
 def test_pr_jobs_follow_the_graph(compiled: Compiled, docs: dict[str, dict[str, Any]]) -> None:
     jobs = docs[PR_WORKFLOW]["jobs"]
     pipeline = compiled.graph.pipeline
-    assert list(jobs) == ["validate", *[s.name for s in pipeline]]
+    assert list(jobs) == ["validate", *dict.fromkeys(job_of(s) for s in pipeline), "metrics-diff"]
     for stage in pipeline:
-        job = jobs[stage.name]
-        assert job["needs"] == ["validate", *stage.upstream]
-        assert job["env"]["LLMOPS_STAGE"] == stage.name
+        job = jobs[job_of(stage)]
+        assert job["needs"] == [
+            "validate",
+            *dict.fromkeys(job_of(compiled.graph.stage(u)) for u in stage.upstream),
+        ]
+        if stage.matrix:
+            assert stage.name in job["strategy"]["matrix"]["stage"]
+            assert job["env"]["LLMOPS_STAGE"] == "${{ matrix.stage }}"
+        else:
+            assert job["env"]["LLMOPS_STAGE"] == stage.name
         assert job["timeout-minutes"] == stage.timeout_minutes
         assert job["runs-on"] == list(stage.runs_on)
     assert jobs["tune-tiny"]["needs"] == ["validate", "base-tiny", "data-support", "prompt-qa"]
@@ -279,7 +304,7 @@ def test_gpu_stages_run_on_gpu_labels(docs: dict[str, dict[str, Any]]) -> None:
     jobs = docs[PR_WORKFLOW]["jobs"]
     assert jobs["tune-tiny"]["runs-on"] == ["self-hosted", "linux", "gpu-a100"]
     assert jobs["tune-tiny"]["timeout-minutes"] == 90
-    assert jobs["tune-tiny"]["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    assert jobs["tune-tiny"]["if"] == SAME_REPO_CONDITION
     assert "if" not in jobs["data-support"]
     assert jobs["data-support"]["runs-on"] == ["ubuntu-latest"]
     assert jobs["validate"]["runs-on"] == ["ubuntu-latest"]
@@ -297,13 +322,12 @@ def test_pr_workflow_steps(docs: dict[str, dict[str, Any]]) -> None:
     assert plan["env"] == {"BASE_REF": "${{ github.base_ref }}"}
     assert validate[0]["with"]["fetch-depth"] == 0
     stage = doc["jobs"]["eval-quality"]
-    assert stage["env"] == {"LLMOPS_STAGE": "eval-quality", "BASE_REF": "${{ github.base_ref }}"}
+    assert stage["env"] == {"LLMOPS_STAGE": "eval-quality"}
     assert [s.get("run") for s in steps_of(stage)][2:] == [
         REMOTE_ADD,
         "dvc pull --allow-missing",
         'dvc repro "$LLMOPS_STAGE"',
         "dvc push",
-        'dvc metrics diff --md "origin/$BASE_REF" >> "$GITHUB_STEP_SUMMARY"',
     ]
 
 
@@ -344,7 +368,7 @@ def test_main_workflow(compiled: Compiled, docs: dict[str, dict[str, Any]]) -> N
     assert doc[True] == {"push": {"branches": ["trunk"]}, "workflow_dispatch": {}}
     assert doc["concurrency"] == {"group": "llmops-main", "cancel-in-progress": False}
     jobs = doc["jobs"]
-    pipeline = [s.name for s in compiled.graph.pipeline]
+    pipeline = list(dict.fromkeys(job_of(s) for s in compiled.graph.pipeline))
     assert list(jobs) == ["validate", *pipeline, "deploy-canary", "deploy-bot"]  # graph order
     assert "llmops plan" not in "\n".join(s.get("run", "") for s in steps_of(jobs["validate"]))
     assert [s.get("run") for s in steps_of(jobs["tune-tiny"])][2:] == [
@@ -383,6 +407,104 @@ def test_monitor_workflow(docs: dict[str, dict[str, Any]]) -> None:
     assert "needs" not in jobs["monitor-bot"]
 
 
+# -- sweeps and multi-GPU stages ---------------------------------------------------------------
+
+
+def test_sweep_trials_run_as_one_matrix_job_in_sweep_order(
+    compiled: Compiled, docs: dict[str, dict[str, Any]]
+) -> None:
+    trials = [s for s in compiled.graph.pipeline if s.matrix and s.matrix.group == "trial-wide"]
+    names = [s.name for s in sorted(trials, key=lambda s: s.matrix.index)]  # type: ignore[union-attr]
+    assert names[:3] == [
+        "trial-wide@1e-05-lora-true",
+        "trial-wide@1e-05-lora-false",
+        "trial-wide@1e-05-prompt-tuning-true",
+    ]
+    assert len(names) == 8
+    for path, doc in docs.items():
+        if path == MONITOR_WORKFLOW:
+            continue
+        jobs = doc["jobs"]
+        assert not any("@" in job_id or "." in job_id for job_id in jobs)
+        job = jobs["trial-wide"]
+        assert job["strategy"] == {"fail-fast": False, "matrix": {"stage": names}}
+        assert job["env"]["LLMOPS_STAGE"] == "${{ matrix.stage }}"
+        assert job["needs"] == ["validate", "data-support", "prompt-qa", "tune-tiny"]
+        assert [s.get("run") for s in steps_of(job)][4] == 'dvc repro "$LLMOPS_STAGE"'
+        # the selection stage waits for every trial, and what used the model waits for it
+        assert jobs["tune-wide"]["needs"] == ["validate", "trial-wide"]
+        assert jobs["tune-wide"]["env"]["LLMOPS_STAGE"] == "tune-wide"
+        assert jobs["tune-wide"]["runs-on"] == ["ubuntu-latest"]
+
+
+def test_multi_gpu_stages_run_on_multi_gpu_labels(
+    compiled: Compiled, docs: dict[str, dict[str, Any]]
+) -> None:
+    jobs = docs[MAIN_WORKFLOW]["jobs"]
+    assert jobs["trial-wide"]["runs-on"] == ["self-hosted", "linux", "gpu-a100-x8"]
+    assert "if" not in jobs["trial-wide"]  # main runs every job; the PR workflow keeps forks off
+    assert docs[PR_WORKFLOW]["jobs"]["trial-wide"]["if"] == SAME_REPO_CONDITION
+    assert jobs["tune-tiny"]["runs-on"] == ["self-hosted", "linux", "gpu-a100"]  # one GPU
+    trial = next(s for s in compiled.graph.pipeline if s.matrix and s.matrix.group == "trial-wide")
+    assert trial.config["spec"]["resources"] == {"gpus": 4, "strategy": "fsdp"}
+
+
+def test_multi_gpu_labels_fall_back_to_gpu_labels(tmp_path: Path) -> None:
+    root = write_project(tmp_path)
+    text = (
+        (root / "llmops.yaml").read_text().replace("    multi_gpu: [self-hosted, linux, gpu-a100-x8]\n", "")
+    )
+    (root / "llmops.yaml").write_text(text)
+    doc = yaml.safe_load(workflows(compile_at(root))[MAIN_WORKFLOW])
+    assert doc["jobs"]["trial-wide"]["runs-on"] == ["self-hosted", "linux", "gpu-a100"]
+
+
+# -- the metrics diff on the pull request -------------------------------------------------------
+
+METRICS_DIFF_RUN = 'llmops metrics diff --base "$LLMOPS_BASE_SHA" --format markdown >> "$GITHUB_STEP_SUMMARY"'
+
+
+def test_pr_workflow_ends_with_the_metrics_diff_job(
+    compiled: Compiled, docs: dict[str, dict[str, Any]]
+) -> None:
+    jobs = docs[PR_WORKFLOW]["jobs"]
+    assert list(jobs)[-1] == "metrics-diff"
+    job = jobs["metrics-diff"]
+    stage_jobs = list(dict.fromkeys(job_of(s) for s in compiled.graph.pipeline))
+    assert job["needs"] == ["validate", *stage_jobs]  # after every stage job
+    assert job["if"] == "!cancelled()"  # also after a failed or skipped (fork) stage
+    assert job["runs-on"] == ["ubuntu-latest"]
+    assert job["permissions"] == {"contents": "read"}
+    assert "env" not in job and "environment" not in job
+    steps = steps_of(job)
+    assert CHECKOUT.match(steps[0]["uses"])
+    assert steps[0]["with"] == {"persist-credentials": False, "fetch-depth": 0}  # the base commit
+    assert steps[-1]["run"] == METRICS_DIFF_RUN
+    assert steps[-1]["env"] == {"LLMOPS_BASE_SHA": "${{ github.event.pull_request.base.sha }}"}
+    assert all("${{" not in script for script in runs(docs[PR_WORKFLOW]))
+
+
+def test_the_summary_step_is_in_the_pr_workflow_only(docs: dict[str, dict[str, Any]]) -> None:
+    for path, doc in docs.items():
+        scripts = runs(doc)
+        assert scripts.count(METRICS_DIFF_RUN) == (1 if path == PR_WORKFLOW else 0), path
+        assert not any(script.startswith("dvc metrics diff") for script in scripts), path
+
+
+def test_pr_stage_jobs_need_no_history(docs: dict[str, dict[str, Any]]) -> None:
+    for job_id, job in docs[PR_WORKFLOW]["jobs"].items():
+        depth = steps_of(job)[0]["with"]["fetch-depth"]
+        assert depth == (0 if job_id in ("validate", "metrics-diff") else 1), job_id
+
+
+def test_no_metrics_diff_job_without_metrics(tmp_path: Path) -> None:
+    (tmp_path / "llmops.yaml").write_text("kind: Project\nname: empty\n")
+    (tmp_path / "specs").mkdir()
+    doc = yaml.safe_load(workflows(compile_at(tmp_path))[PR_WORKFLOW])
+    assert list(doc["jobs"]) == ["validate"]
+    assert METRICS_DIFF_RUN not in runs(doc)
+
+
 # -- the real checkers ----------------------------------------------------------------------------
 
 
@@ -404,3 +526,22 @@ def test_actionlint_with_shellcheck_passes(project: Path, written: list[Path]) -
 def test_github_workflow_schema_passes(written: list[Path]) -> None:
     proc = run_tool("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *map(str, written))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_stage_jobs_install_the_extras_their_runner_needs():
+    from llmops.compiler.emit.workflows import with_extras
+
+    assert with_extras(".", ("train",)) == ".[train]"
+    assert with_extras(".[data]", ("eval", "train")) == ".[data,eval,train]"
+    assert with_extras("llmops==0.2.0", ("train",)) == "llmops[train]==0.2.0"
+    assert with_extras("llmops[train]>=0.2", ("eval", "train")) == "llmops[eval,train]>=0.2"
+    assert with_extras("llmops", ()) == "llmops"
+
+
+def test_generated_jobs_carry_runner_extras():
+    expected = Path(__file__).parents[2] / "fixtures/projects/full/expected/.github/workflows/llmops-pr.yml"
+    text = expected.read_text()
+    assert 'LLMOPS_REQUIREMENT: "llmops[train]==0.1.0"' in text  # the built base and LoRA
+    assert 'LLMOPS_REQUIREMENT: "llmops[deepspeed,qlora,train]==0.1.0"' in text  # QLoRA sweep, 2 GPUs
+    assert 'LLMOPS_REQUIREMENT: "llmops[eval,train]==0.1.0"' in text
+    assert 'LLMOPS_REQUIREMENT: "llmops==0.1.0"' in text  # validate and the metrics diff

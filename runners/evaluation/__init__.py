@@ -1,0 +1,1 @@
+"""The eval stage: generate with each model of an EvalSuite, then score with `evaluate` metrics."""

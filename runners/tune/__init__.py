@@ -1,0 +1,1 @@
+"""The tune stage: fine-tune a model with Transformers + PEFT (LoRA, QLoRA, prompt tuning, full)."""

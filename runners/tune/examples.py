@@ -1,0 +1,99 @@
+"""Training examples as (prompt, completion) text pairs, from the prompt stage or the dataset.
+
+When the Prompt has its own stage over the same Dataset, its rendered examples are reused as
+they are; otherwise the Prompt renders the dataset's rows here, with the same sandbox. Either
+way the prompt's content hash travels with the examples so the saved model records it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llmops.errors import StageFailed
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class Example:
+    prompt: str
+    completion: str
+
+
+@dataclass(frozen=True)
+class Examples:
+    splits: dict[str, list[Example]]
+    prompt_hash: str
+    data_hashes: dict[str, str]
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                yield number, json.loads(line)
+
+
+def load_examples(inputs: dict[str, Any], root: Path, tokenizer: Any) -> Examples:
+    """Examples per split; `tokenizer` applies its chat template for `chat_format: tokenizer`."""
+    from llmops.runners.prompt.render import PromptTemplate
+
+    template = PromptTemplate.from_config(inputs["prompt"], root)
+    splits: dict[str, list[Example]] = {}
+    hashes: dict[str, str] = {}
+    if inputs.get("examples"):
+        folder = root / inputs["examples"]
+        for split in SPLITS:
+            path = folder / f"{split}.jsonl"
+            if not path.is_file():
+                continue
+            hashes[f"{inputs['examples']}/{split}.jsonl"] = file_sha256(path)
+            rows = []
+            for number, row in _jsonl(path):
+                if row.get("completion") is None:
+                    raise StageFailed(f"{path}:{number}: example has no completion to train on")
+                prompt = row["prompt"]
+                if prompt is None:
+                    prompt = _chat(tokenizer, row["messages"])
+                rows.append(Example(prompt, row["completion"]))
+            splits[split] = rows
+        return Examples(splits, template.content_hash, hashes)
+
+    column = template.completion_column
+    if not column:
+        raise StageFailed(
+            f"Prompt '{template.name}' names no `completion` column, so there is nothing to train on"
+        )
+    folder = root / inputs["dataset"]
+    for split in SPLITS:
+        path = folder / f"{split}.jsonl"
+        if not path.is_file():
+            continue
+        hashes[f"{inputs['dataset']}/{split}.jsonl"] = file_sha256(path)
+        rows = []
+        for number, row in _jsonl(path):
+            if row.get(column) is None:
+                raise StageFailed(f"{path}:{number}: row has no '{column}' (the prompt's completion column)")
+            rendered = template.render(row)
+            rows.append(Example(rendered.prompt_for(tokenizer), template.completion_text(str(row[column]))))
+        splits[split] = rows
+    return Examples(splits, template.content_hash, hashes)
+
+
+def _chat(tokenizer: Any, messages: list[dict[str, str]]) -> str:
+    if tokenizer is None or not getattr(tokenizer, "chat_template", None):
+        raise StageFailed("the prompt uses the tokenizer's chat template, but the base tokenizer has none")
+    return str(tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))

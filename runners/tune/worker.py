@@ -1,0 +1,19 @@
+"""Entry point of each process that `accelerate launch` starts for a multi-GPU tune stage."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str]) -> int:
+    from llmops.runners.tune.run import train_stage
+
+    config = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    train_stage(config, Path(argv[1]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
