@@ -75,7 +75,8 @@ def render_report(
     lines += [
         "",
         f"Generation engine: {speed['engine']}; {speed['examples_per_s']} examples/s including scoring; "
-        f"scoring took {speed['scoring_share']:.1%} of the time."
+        f"scoring took {speed['scoring_share']:.1%} of the time (after loading the metric modules "
+        f"once, {speed.get('metric_load_s', 0):.1f}s)."
         if speed["scoring_share"] is not None
         else "",
         "",

@@ -31,6 +31,8 @@ def encode(
     completion_only: bool,
     packing: bool,
 ) -> Encoded:
+    if not examples:  # an empty validation split, say; tokenizers fail on an empty batch
+        return Encoded([], 0, 0)
     prompts = tokenizer([e.prompt for e in examples], add_special_tokens=True)["input_ids"]
     completions = tokenizer([e.completion for e in examples], add_special_tokens=False)["input_ids"]
     eos = tokenizer.eos_token_id

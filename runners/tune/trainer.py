@@ -135,6 +135,9 @@ def training_arguments(plan: RunPlan, rows: int, *, has_eval: bool) -> Any:
         bf16=plan.precision == "bf16",
         fp16=plan.precision == "fp16",
         use_cpu=not cuda_available(),
+        # The fused AdamW kernel pays off on GPUs; on CPU the multi-tensor one is faster
+        # (measured with tests/bench/bench_train.py).
+        optim="adamw_torch_fused" if cuda_available() else "adamw_torch",
         logging_steps=t.get("logging_steps", 10),
         logging_first_step=True,
         eval_strategy="steps" if has_eval and t.get("eval_steps") else "no",

@@ -58,3 +58,8 @@ def test_collator_pads_right_without_loss_on_padding():
     assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
     assert batch["labels"].tolist() == [[5, 6, 7], [8, IGNORE, IGNORE]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+
+
+def test_an_empty_split_encodes_to_nothing(tokenizer):
+    encoded = encode([], tokenizer, max_length=8, completion_only=True, packing=False)
+    assert (encoded.rows, encoded.tokens, encoded.truncated) == ([], 0, 0)

@@ -159,3 +159,12 @@ def test_trains_inside_a_git_repo_without_commits(make_config, tiny_project: Pat
     run(make_config("lora"), tiny_project)
     assert (tiny_project / "models/tiny/adapter_model.safetensors").is_file()
     assert not (tiny_project / ".dvc").exists()
+
+
+def test_packing_and_activation_checkpointing_train(make_config, tiny_project: Path):
+    metrics = train_stage(
+        make_config("lora", packing=True, gradient_checkpointing=True, warmup_ratio=0.5), tiny_project
+    )
+    assert metrics["steps"] == 6 and metrics["tokens"] > 0
+    rates = (tiny_project / "plots/tune-tiny/train/learning_rate.tsv").read_text().splitlines()[1:]
+    assert float(rates[0].split("\t")[-1]) < float(rates[2].split("\t")[-1])  # still warming up
