@@ -400,10 +400,11 @@ class _Builder:
 
     def review(self, sf: SpecFile) -> Stage:
         models = self.guarded_models(sf)
+        probes = list(sf.spec.review.security_probes) if sf.spec.review else []
         return self.make(
             "review",
             sf,
-            deps=[self.model_dir(m) for m in models],
+            deps=[self.model_dir(m) for m in models] + probes,
             upstream=[f"tune-{m}" for m in models],
             inputs={"models": {m: self.model_dir(m) for m in models}},
             outs=[f"{self.paths.artifacts}/reviews/{sf.name}"],

@@ -16,11 +16,11 @@ RUNNERS: dict[str, str] = {
     "tune": "llmops.runners.tune.run",
     "eval": "llmops.runners.evaluation.run",
     "select": "llmops.runners.select.run",
+    "review": "llmops.runners.review.run",
+    "gate": "llmops.runners.gate.run",
 }
 
 ARRIVES_WITH = {
-    "review": "the governance issue (#6)",
-    "gate": "the governance issue (#6)",
     "deploy": "the deployment issue (#7)",
     "monitor": "the deployment issue (#7)",
 }

@@ -19,6 +19,10 @@ which a job id cannot, so they run as one job named after the sweep (`trial-<fin
 The pull-request workflow ends with one more job, `metrics-diff`, when any stage writes metrics:
 after the stage jobs it runs `llmops metrics diff` against the base commit of the pull request
 (`github.event.pull_request.base.sha`, through `env:`) into the job summary.
+
+In the pull-request workflow a gate stage's job (`gate-<policy>`) has one more step, run
+whatever the stage did (unless cancelled): `llmops gate` writes the policy's rule table into the
+job summary and an `::error` annotation per failed rule at the rule's line in the Policy spec.
 """
 
 from __future__ import annotations
@@ -69,6 +73,7 @@ class Job:
     condition: str | None = None
     matrix: tuple[str, ...] = ()  # stage names, one matrix job each (the trials of a sweep)
     extras: tuple[str, ...] = ()  # llmops extras the stage's runner needs (train, eval, qlora, ...)
+    policy: str | None = None  # a gate stage's Policy: the PR job also writes its table and annotations
 
 
 def emit_workflows(index: Index, graph: StageGraph) -> dict[str, str]:
@@ -90,6 +95,7 @@ def emit_workflows(index: Index, graph: StageGraph) -> dict[str, str]:
             needs(s),
             condition=SAME_REPO if SELF_HOSTED in s.runs_on else None,
             matrix=m,
+            policy=s.spec.name if s.kind == "gate" else None,
         )
         for s, m in units
     ]
@@ -214,6 +220,7 @@ def _job(
     environment: str | None = None,
     concurrency_group: str | None = None,
     matrix: tuple[str, ...] = (),
+    policy: str | None = None,
 ) -> Job:
     if not _JOB_ID.match(job_id(stage)):
         raise ValueError(f"stage name {job_id(stage)!r} is not a valid job id")
@@ -229,6 +236,7 @@ def _job(
         condition=condition,
         matrix=matrix,
         extras=runner_extras(stage),
+        policy=policy,
     )
 
 

@@ -18,7 +18,10 @@ COMMANDS = {
     "graph": "llmops.cli.commands",
     "plan": "llmops.cli.plan_cmd",
     "run": "llmops.cli.run_cmd",
+    "gate": "llmops.cli.gate_cmd",
     "metrics": "llmops.cli.metrics_cmd",
+    "audit": "llmops.cli.audit_cmd",
+    "register": "llmops.cli.audit_cmd",
 }
 
 
@@ -60,6 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("run", "run one stage (what `dvc repro` and CI call)")
     p.add_argument("stage", help="stage name, e.g. data-support")
 
+    p = command("gate", "check Policy rules against the metrics on disk; exit 1 if any fails")
+    p.add_argument("policies", nargs="*", metavar="POLICY", help="policies to check (default: all)")
+    p.add_argument("--format", choices=("table", "markdown", "json"), default="table")
+    p.add_argument(
+        "--annotations",
+        action="store_true",
+        help="also write a GitHub ::error annotation per failed rule (to standard error)",
+    )
+
     p = command("metrics", "the pipeline's metrics (DVC metrics files)")
     actions = p.add_subparsers(dest="metrics_command", metavar="ACTION", required=True)
     p = actions.add_parser(
@@ -70,6 +82,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base", default="HEAD", metavar="REF", help="git ref to compare with (default: HEAD)")
     p.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     p.add_argument("--all", action="store_true", dest="show_all", help="show unchanged metrics too")
+
+    p = command("audit", "who changed which model or deployment, through which PR, approved by whom")
+    p.add_argument("--branch", default="main", help="branch whose first-parent history to read")
+    p.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    p.add_argument("--name", metavar="NAME", help="only this FineTune, Deployment or registry model")
+    p.add_argument("--github", metavar="OWNER/REPO", help="read PR reviews from GitHub (needs GITHUB_TOKEN)")
+
+    p = command("register", "register a model version (and assign it to an environment) as git tags")
+    p.add_argument("model", metavar="MODEL", help="model name, e.g. the FineTune's name")
+    p.add_argument("--version", metavar="vX.Y.Z", help="version to register (default: next patch)")
+    p.add_argument("--env", metavar="ENV", help="also assign the version to this environment")
+    p.add_argument("--ref", default="HEAD", metavar="REF", help="commit to register (default: HEAD)")
+    p.add_argument("-m", "--message", help="a note kept in the tag message")
     return parser
 
 

@@ -162,8 +162,8 @@ def test_run_refuses_stale_config(fixture_project, capsys):
 def test_run_stage_without_runner_yet(fixture_project, capsys):
     root = fixture_project("full")
     main(["-C", str(root), "compile"])
-    assert main(["-C", str(root), "run", "gate-release"]) == 2
-    assert "no runner for gate stages yet" in capsys.readouterr().err
+    assert main(["-C", str(root), "run", "deploy-prod"]) == 2
+    assert "no runner for deploy stages yet" in capsys.readouterr().err
 
 
 def test_init_refuses_non_empty_folder(tmp_path, capsys):

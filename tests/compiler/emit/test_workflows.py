@@ -545,3 +545,21 @@ def test_generated_jobs_carry_runner_extras():
     assert 'LLMOPS_REQUIREMENT: "llmops[deepspeed,qlora,train]==0.1.0"' in text  # QLoRA sweep, 2 GPUs
     assert 'LLMOPS_REQUIREMENT: "llmops[eval,train]==0.1.0"' in text
     assert 'LLMOPS_REQUIREMENT: "llmops==0.1.0"' in text  # validate and the metrics diff
+
+
+GATE_RUN = 'llmops gate "$LLMOPS_POLICY" --format markdown --annotations >> "$GITHUB_STEP_SUMMARY"'
+
+
+def test_pr_gate_job_writes_the_rule_table_and_annotations(docs: dict[str, dict[str, Any]]) -> None:
+    steps = steps_of(docs[PR_WORKFLOW]["jobs"]["gate-release"])
+    runs_ = [s.get("run") for s in steps]
+    assert runs_.index('dvc repro "$LLMOPS_STAGE"') < runs_.index(GATE_RUN) == len(steps) - 1
+    gate = steps[-1]
+    assert gate["env"] == {"LLMOPS_POLICY": "release"}
+    assert gate["if"] == "!cancelled()"  # a failed gate stage still gets its table
+    for path, doc in docs.items():
+        expected = 1 if path == PR_WORKFLOW else 0
+        assert runs(doc).count(GATE_RUN) == expected, path
+        for job_id, job in doc["jobs"].items():
+            if not job_id.startswith("gate-"):
+                assert GATE_RUN not in [s.get("run") for s in steps_of(job)], job_id
