@@ -38,6 +38,10 @@ class Rule(SpecModel):
             raise ValueError("a threshold rule sets min or max")
         if self.type == "regression" and self.max_drop is None:
             raise ValueError("a regression rule sets max_drop")
+        if self.type == "bias-gap" and self.max is None:
+            raise ValueError(
+                "a bias-gap rule sets max (the largest change allowed between the sides of a pair)"
+            )
         return self
 
 

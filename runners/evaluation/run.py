@@ -104,7 +104,7 @@ def evaluate_model(
 def preload_metrics(metrics: list[dict[str, Any]]) -> float:
     """Load the `evaluate` modules once, up front: importing `evaluate` and building a module
     costs seconds that do not grow with the suite, so they are reported apart from scoring."""
-    from llmops.runners.evaluation.scoring import load_module
+    from llmops.runners.evaluation.modules import load_module
 
     started = time.perf_counter()
     for name in sorted({m["name"] for m in metrics if m["name"] != "custom"}):

@@ -21,37 +21,28 @@ entries after their keys. The argument `higher_is_better` (default true) is llmo
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib
 import inspect
 import logging
 import math
-import os
-import socket
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
 
 from llmops.errors import StageFailed
 from llmops.runners.evaluation import bootstrap as bs
+from llmops.runners.evaluation.modules import load_module
 
-MODULES_DIR = Path(__file__).resolve().parent / "metric-modules"
-SHIPPED = ("bleu", "sacrebleu", "chrf", "rouge", "exact_match", "accuracy", "f1", "perplexity")
-# The Hub's perplexity takes a model id and texts, not the runner's log-likelihoods: never used.
-HUB_COMPATIBLE = frozenset(SHIPPED) - {"perplexity"}
 # Arguments of the shipped modules that the Hub's lack: with them, the shipped module is used.
 HUB_LACKS = {"bleu": {"tokenize", "lowercase"}}
 # Arguments a spec cannot set: inputs, llmops' own switches, and callables.
 NOT_SETTABLE = {"self", "predictions", "references", "nll", "tokens", "use_aggregator", "tokenizer"}
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
-OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "HF_EVALUATE_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 log = logging.getLogger(__name__)
 
@@ -163,93 +154,6 @@ def _check_arguments(name: str, args: dict) -> None:
     if unknown:
         takes = ", ".join(allowed) or "none"
         raise MetricError(f"metric {name} has no argument {', '.join(unknown)} (it takes: {takes})")
-
-
-# --- loading `evaluate` modules -----------------------------------------------------------------
-
-
-def hub_offline() -> bool:
-    """Whether the environment forbids network access to the Hub."""
-    return any(os.environ.get(v, "").strip().upper() in {"1", "ON", "YES", "TRUE"} for v in OFFLINE_VARIABLES)
-
-
-def hub_cached_script(name: str) -> Path | None:
-    """The newest cached copy of the Hub module `evaluate-metric/<name>`, if `evaluate` has one."""
-    import evaluate
-
-    cache = Path(evaluate.config.HF_MODULES_CACHE) / evaluate.config.MODULE_NAME_FOR_DYNAMIC_MODULES
-    scripts = [
-        script
-        for script in (cache / "metrics" / f"evaluate-metric--{name}").glob(f"*/{name}.py")
-        if len(script.parent.name) == 64  # evaluate's folders are named by a sha256
-    ]
-    return max(scripts, key=lambda p: p.stat().st_mtime) if scripts else None
-
-
-@functools.lru_cache(maxsize=1)
-def hub_reachable(timeout: float = 2.0) -> bool:
-    """One TCP connection to the Hub, given `timeout` seconds in all (name lookup included)."""
-    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
-    answered: list[bool] = []
-
-    def probe() -> None:
-        with (
-            contextlib.suppress(OSError),
-            socket.create_connection(
-                (endpoint.hostname or "huggingface.co", endpoint.port or 443), timeout=timeout
-            ),
-        ):
-            answered.append(True)
-
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return bool(answered)
-
-
-@contextlib.contextmanager
-def _evaluate_offline() -> Iterator[None]:
-    """evaluate reads HF_EVALUATE_OFFLINE once, at import; set its flag for one load."""
-    import evaluate
-
-    before = evaluate.config.HF_EVALUATE_OFFLINE
-    evaluate.config.HF_EVALUATE_OFFLINE = True
-    try:
-        yield
-    finally:
-        evaluate.config.HF_EVALUATE_OFFLINE = before
-
-
-_LOADED: dict[tuple[str, bool], tuple[Any, str]] = {}
-
-
-def load_module(name: str, *, prefer_hub: bool = False) -> tuple[Any, str]:
-    """(the evaluate module, its source): the Hub's when asked for and available, else llmops'."""
-    key = (name, prefer_hub and name in HUB_COMPATIBLE)
-    if key not in _LOADED:
-        import evaluate
-
-        module = _load_hub(name) if key[1] else None
-        if module is not None:
-            _LOADED[key] = (module, f"hub:{name}")
-        else:
-            _LOADED[key] = (evaluate.load(str(MODULES_DIR / name), keep_in_memory=True), f"llmops:{name}")
-    return _LOADED[key]
-
-
-def _load_hub(name: str) -> Any | None:
-    import evaluate
-
-    script = hub_cached_script(name)
-    try:
-        if script is not None:
-            with _evaluate_offline():
-                return evaluate.load(str(script), keep_in_memory=True)
-        if not hub_offline() and hub_reachable():
-            return evaluate.load(name, module_type="metric", keep_in_memory=True)
-    except Exception as err:  # a broken cache or a failed download: the shipped module is as good
-        log.warning("the Hub module %s could not be loaded (%s); using llmops' own", name, err)
-    return None
 
 
 # --- the metrics --------------------------------------------------------------------------------

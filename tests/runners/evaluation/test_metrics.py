@@ -18,7 +18,7 @@ sacrebleu = pytest.importorskip("sacrebleu")
 rouge_scorer = pytest.importorskip("rouge_score.rouge_scorer")
 
 from llmops.errors import LlmopsError  # noqa: E402
-from llmops.runners.evaluation import scoring  # noqa: E402
+from llmops.runners.evaluation import modules  # noqa: E402
 from llmops.runners.evaluation.scoring import MetricError, Score, score_all  # noqa: E402
 
 ALL = ["bleu", "sacrebleu", "chrf", "rouge", "exact_match", "accuracy", "f1", "perplexity"]
@@ -36,11 +36,11 @@ def offline(monkeypatch):
 
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    scoring.hub_reachable.cache_clear()
+    modules.hub_reachable.cache_clear()
 
 
 def load(name: str):
-    return evaluate.load(str(scoring.MODULES_DIR / name), keep_in_memory=True)
+    return evaluate.load(str(modules.MODULES_DIR / name), keep_in_memory=True)
 
 
 def corpus(n: int, seed: int) -> tuple[list[str], list[str]]:
@@ -208,10 +208,10 @@ def test_shipped_modules_return_the_statistics_sacrebleu_aggregates():
 
 @pytest.mark.parametrize("name", ["bleu", "sacrebleu", "chrf", "rouge", "exact_match"])
 def test_shipped_equals_hub_module_when_one_is_cached(name):
-    script = scoring.hub_cached_script(name)
+    script = modules.hub_cached_script(name)
     if script is None:
         pytest.skip(f"the Hub module evaluate-metric/{name} is not in the local evaluate cache (offline)")
-    hub, source = scoring._load_hub(name), f"hub:{name}"
+    hub, source = modules._load_hub(name), f"hub:{name}"
     assert hub is not None, source
     preds, refs = corpus(60, seed=2)
     kwargs = {"use_aggregator": False} if name == "rouge" else {}
@@ -301,8 +301,8 @@ def test_bootstrap_settings():
 
 
 def test_prefer_hub_offline_without_cache_uses_shipped_without_network(monkeypatch):
-    monkeypatch.setattr(scoring, "_LOADED", {})
-    monkeypatch.setattr(scoring, "hub_cached_script", lambda name: None)
+    monkeypatch.setattr(modules, "_LOADED", {})
+    monkeypatch.setattr(modules, "hub_cached_script", lambda name: None)
     started = time.perf_counter()
     found = scores([{"name": "exact_match"}, {"name": "chrf"}], ["a"], ["a"], prefer_hub=True)
     assert time.perf_counter() - started < 2
@@ -310,10 +310,10 @@ def test_prefer_hub_offline_without_cache_uses_shipped_without_network(monkeypat
 
 
 def test_prefer_hub_online_setting_but_no_network_falls_back_quickly(monkeypatch):
-    for variable in scoring.OFFLINE_VARIABLES:
+    for variable in modules.OFFLINE_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setattr(scoring, "_LOADED", {})
-    monkeypatch.setattr(scoring, "hub_cached_script", lambda name: None)
+    monkeypatch.setattr(modules, "_LOADED", {})
+    monkeypatch.setattr(modules, "hub_cached_script", lambda name: None)
 
     def unreachable(*args, **kwargs):
         raise OSError("network unreachable")
@@ -329,9 +329,9 @@ def test_prefer_hub_uses_a_cached_hub_module(monkeypatch, tmp_path):
     # A stand-in for a cached Hub download: the same code, where evaluate keeps Hub modules.
     cached = tmp_path / "evaluate-metric--exact_match" / ("f" * 64) / "exact_match.py"
     cached.parent.mkdir(parents=True)
-    shutil.copy(scoring.MODULES_DIR / "exact_match" / "exact_match.py", cached)
-    monkeypatch.setattr(scoring, "_LOADED", {})
-    monkeypatch.setattr(scoring, "hub_cached_script", lambda name: cached if name == "exact_match" else None)
+    shutil.copy(modules.MODULES_DIR / "exact_match" / "exact_match.py", cached)
+    monkeypatch.setattr(modules, "_LOADED", {})
+    monkeypatch.setattr(modules, "hub_cached_script", lambda name: cached if name == "exact_match" else None)
     found = scores([{"name": "exact_match"}, {"name": "accuracy"}], ["a", "b"], ["a", "c"], prefer_hub=True)
     assert found["exact_match"].source == "hub:exact_match"
     assert found["exact_match"].value == 0.5
@@ -342,7 +342,7 @@ def test_prefer_hub_uses_a_cached_hub_module(monkeypatch, tmp_path):
 
 def test_hub_cached_script_finds_the_newest_copy(monkeypatch, tmp_path):
     monkeypatch.setattr(evaluate.config, "HF_MODULES_CACHE", tmp_path)
-    assert scoring.hub_cached_script("rouge") is None
+    assert modules.hub_cached_script("rouge") is None
     folder = tmp_path / "evaluate_modules" / "metrics" / "evaluate-metric--rouge"
     old, new = folder / ("a" * 64) / "rouge.py", folder / ("b" * 64) / "rouge.py"
     for i, script in enumerate([old, new]):
@@ -353,15 +353,15 @@ def test_hub_cached_script_finds_the_newest_copy(monkeypatch, tmp_path):
 
         os.utime(script, (stamp, stamp))
     (folder / "not-a-hash").mkdir()
-    assert scoring.hub_cached_script("rouge") == new
+    assert modules.hub_cached_script("rouge") == new
 
 
 def test_hub_offline_reads_the_environment(monkeypatch):
-    for variable in scoring.OFFLINE_VARIABLES:
+    for variable in modules.OFFLINE_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
-    assert not scoring.hub_offline()
+    assert not modules.hub_offline()
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "yes")
-    assert scoring.hub_offline()
+    assert modules.hub_offline()
 
 
 # --- custom metrics ----------------------------------------------------------------------------
