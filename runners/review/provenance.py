@@ -14,21 +14,14 @@ is never allowed, and each refusal comes with a message that says how to fix it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
+from llmops.runners.tune.examples import file_sha256 as sha256_file
+
 BUILT = "none (built from config by llmops)"
 UNKNOWN = "unknown"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def front_matter_license(text: str) -> str | None:
