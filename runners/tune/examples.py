@@ -52,44 +52,35 @@ def load_examples(inputs: dict[str, Any], root: Path, tokenizer: Any) -> Example
     from llmops.runners.prompt.render import PromptTemplate
 
     template = PromptTemplate.from_config(inputs["prompt"], root)
-    splits: dict[str, list[Example]] = {}
-    hashes: dict[str, str] = {}
     if inputs.get("examples"):
-        folder = root / inputs["examples"]
-        for split in SPLITS:
-            path = folder / f"{split}.jsonl"
-            if not path.is_file():
-                continue
-            hashes[f"{inputs['examples']}/{split}.jsonl"] = file_sha256(path)
-            rows = []
-            for number, row in _jsonl(path):
-                if row.get("completion") is None:
-                    raise StageFailed(f"{path}:{number}: example has no completion to train on")
-                prompt = row["prompt"]
-                if prompt is None:
-                    prompt = _chat(tokenizer, row["messages"])
-                rows.append(Example(prompt, row["completion"]))
-            splits[split] = rows
-        return Examples(splits, template.content_hash, hashes)
+        source = inputs["examples"]
 
-    column = template.completion_column
-    if not column:
-        raise StageFailed(
-            f"Prompt '{template.name}' names no `completion` column, so there is nothing to train on"
-        )
-    folder = root / inputs["dataset"]
-    for split in SPLITS:
-        path = folder / f"{split}.jsonl"
-        if not path.is_file():
-            continue
-        hashes[f"{inputs['dataset']}/{split}.jsonl"] = file_sha256(path)
-        rows = []
-        for number, row in _jsonl(path):
+        def example(path: Path, number: int, row: dict[str, Any]) -> Example:
+            if row.get("completion") is None:
+                raise StageFailed(f"{path}:{number}: example has no completion to train on")
+            prompt = row["prompt"] if row["prompt"] is not None else _chat(tokenizer, row["messages"])
+            return Example(prompt, row["completion"])
+
+    else:
+        source, column = inputs["dataset"], template.completion_column
+        if not column:
+            raise StageFailed(
+                f"Prompt '{template.name}' names no `completion` column, so there is nothing to train on"
+            )
+
+        def example(path: Path, number: int, row: dict[str, Any]) -> Example:
             if row.get(column) is None:
                 raise StageFailed(f"{path}:{number}: row has no '{column}' (the prompt's completion column)")
-            rendered = template.render(row)
-            rows.append(Example(rendered.prompt_for(tokenizer), template.completion_text(str(row[column]))))
-        splits[split] = rows
+            prompt = template.render(row).prompt_for(tokenizer)
+            return Example(prompt, template.completion_text(str(row[column])))
+
+    splits: dict[str, list[Example]] = {}
+    hashes: dict[str, str] = {}
+    for split in SPLITS:
+        path = root / source / f"{split}.jsonl"
+        if path.is_file():
+            hashes[f"{source}/{split}.jsonl"] = file_sha256(path)
+            splits[split] = [example(path, number, row) for number, row in _jsonl(path)]
     return Examples(splits, template.content_hash, hashes)
 
 

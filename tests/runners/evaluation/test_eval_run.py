@@ -74,6 +74,7 @@ def test_the_tuned_model_beats_its_base_and_every_output_is_written(tuned_projec
     assert deltas["rougeL"] == pytest.approx(tuned["rougeL"] - base["rougeL"], abs=2e-6)
     assert metrics["_directions"]["perplexity"] == "lower"
     assert metrics["speed"]["engine"] == "transformers" and 0 < metrics["speed"]["scoring_share"] < 1
+    assert metrics["speed"]["metric_load_s"] >= 0  # module loading is reported apart from scoring
 
     lines = [
         json.loads(x)
