@@ -26,10 +26,16 @@ def plan_graph(parsed: ParsedProject) -> tuple[Index, StageGraph]:
 
 
 def compile_project(parsed: ParsedProject) -> Compiled:
+    from llmops.compiler.emit.kserve import emit_kserve
     from llmops.compiler.emit.workflows import emit_workflows
     from llmops.compiler.schema import SCHEMA_PATH, schema_text
 
     index, graph = plan_graph(parsed)
     with paused_gc():
-        files = {**emit_dvc(graph), **emit_workflows(index, graph), SCHEMA_PATH: schema_text()}
+        files = {
+            **emit_dvc(graph),
+            **emit_workflows(index, graph),
+            **emit_kserve(index.all("Deployment")),
+            SCHEMA_PATH: schema_text(),
+        }
         return Compiled(index, graph, dict(sorted(files.items())))

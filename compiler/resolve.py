@@ -48,12 +48,25 @@ def resolve(parsed: ParsedProject) -> Index:
                 known = set(by_kind.get(kind, {})) | {n for k, n in parsed.broken if k == kind}
                 hint = suggest(name, known)
                 errors.append(sf.at(*loc, message=f"unknown {kind} '{name}'", hint=hint))
-            elif kind == "Deployment" and target.spec.status == "retired":
-                errors.append(sf.at(*loc, message=f"Deployment '{name}' is retired ({target.path})"))
+            elif _retired(target) and loc[0] != "applies_to" and not _retired(sf):
+                # A Policy may keep naming a retired spec (it governs nothing then), and a
+                # retired spec may point at another; building on, serving or comparing
+                # against a retired one is an error.
+                errors.append(
+                    sf.at(
+                        *loc,
+                        message=f"{kind} '{name}' is retired ({target.path})",
+                        hint="point at an active one, or retire this spec too",
+                    )
+                )
         errors.extend(_consistency(sf, by_kind))
     if errors:
         raise SpecError(errors)
     return Index(parsed, by_kind)
+
+
+def _retired(sf: SpecFile) -> bool:
+    return getattr(sf.spec, "status", "active") == "retired"
 
 
 def references(sf: SpecFile) -> Iterator[tuple[Loc, str, str]]:

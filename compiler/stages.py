@@ -17,11 +17,14 @@ from llmops.compiler.plotdefs import EVAL_PLOTS, plot_definitions
 from llmops.compiler.resolve import Index
 from llmops.compiler.spec.common import ModelRef, Resources
 from llmops.compiler.spec.finetune import Sweep
+from llmops.compiler.stages_ops import OperationsStages
 from llmops.runners.versions import RUNNER_VERSIONS
 
 STAGE_CONFIG_DIR = ".llmops/stages"
 _GLOB = re.compile(r"[*?\[{]")
-_NOT_RESULT_FIELDS = {"description": True, "tags": True, "apiVersion": True}
+# Fields that never change a stage's result: editing them reruns nothing. (`status` decides
+# whether a stage exists at all; an active spec's stages do not depend on it.)
+_NOT_RESULT_FIELDS = {"description": True, "tags": True, "apiVersion": True, "status": True}
 _NOT_RESULT_RESOURCES = {"runner", "labels", "timeout_minutes"}
 
 
@@ -67,7 +70,7 @@ class Stage:
         return f"{STAGE_CONFIG_DIR}/{self.name}.json"
 
 
-class _Builder:
+class _Builder(OperationsStages):
     def __init__(self, index: Index) -> None:
         self.index = index
         self.project = index.parsed.project
@@ -81,6 +84,8 @@ class _Builder:
             if sf.spec.dataset:
                 stages.append(self.prompt(sf))
         for sf in self.index.all("FineTune"):
+            if sf.spec.status == "retired":
+                continue  # out of the pipeline; its spec (and the audit's record) stay in git
             if sf.spec.base_model.build:
                 stages.append(self.base(sf))
             if sf.spec.sweep:
@@ -390,68 +395,8 @@ class _Builder:
             reports=[f"{self.paths.reports}/eval-{sf.name}.md"],
         )
 
-    def guarded_models(self, sf: SpecFile) -> list[str]:
-        names = set(sf.spec.applies_to.finetunes)
-        for dep_name in sf.spec.applies_to.deployments:
-            ref = self.index.get("Deployment", dep_name).spec.model
-            if ref.finetune:
-                names.add(ref.finetune)
-        return sorted(names)
-
-    def review(self, sf: SpecFile) -> Stage:
-        models = self.guarded_models(sf)
-        probes = list(sf.spec.review.security_probes) if sf.spec.review else []
-        return self.make(
-            "review",
-            sf,
-            deps=[self.model_dir(m) for m in models] + probes,
-            upstream=[f"tune-{m}" for m in models],
-            inputs={"models": {m: self.model_dir(m) for m in models}},
-            outs=[f"{self.paths.artifacts}/reviews/{sf.name}"],
-            metrics=[self.metrics_file(f"review-{sf.name}")],
-        )
-
-    def gate(self, sf: SpecFile) -> Stage:
-        suites = sorted({r.suite for r in sf.spec.rules if r.suite})
-        deps = [self.metrics_file(f"eval-{s}") for s in suites]
-        upstream = [f"eval-{s}" for s in suites]
-        if sf.spec.review:
-            deps.append(self.metrics_file(f"review-{sf.name}"))
-            upstream.append(f"review-{sf.name}")
-        return self.make(
-            "gate",
-            sf,
-            deps=deps,
-            upstream=upstream,
-            inputs={"results": deps},
-            metrics=[self.metrics_file(f"gate-{sf.name}")],
-        )
-
-    def deploy(self, sf: SpecFile) -> Stage:
-        spec = sf.spec
-        dep, stage, where = self.model_location(spec.model)
-        upstream = [stage] + [f"gate-{p}" for p in spec.policies]
-        return self.make(
-            "deploy",
-            sf,
-            deps=[dep],
-            upstream=upstream,
-            inputs={"model": where, "policies": list(spec.policies)},
-            outs=[f"deploy/{sf.name}"],
-            in_pipeline=False,
-            environment=spec.environment,
-        )
-
-    def monitor(self, sf: SpecFile) -> Stage:
-        return self.make(
-            "monitor",
-            sf,
-            upstream=[f"deploy-{sf.name}"],
-            inputs={"policies": list(sf.spec.policies)},
-            metrics=[self.metrics_file(f"monitor-{sf.name}")],
-            in_pipeline=False,
-            schedule=sf.spec.monitoring.schedule,
-        )
+    def result_fields(self, spec: Any) -> dict[str, Any]:
+        return _result_fields(spec)
 
     def seed(self, value: int | None) -> int:
         return value if value is not None else self.project.defaults.seed

@@ -18,12 +18,11 @@ RUNNERS: dict[str, str] = {
     "select": "llmops.runners.select.run",
     "review": "llmops.runners.review.run",
     "gate": "llmops.runners.gate.run",
+    "deploy": "llmops.runners.deploy.run",
+    "monitor": "llmops.runners.monitor.run",
 }
 
-ARRIVES_WITH = {
-    "deploy": "the deployment issue (#7)",
-    "monitor": "the deployment issue (#7)",
-}
+ARRIVES_WITH: dict[str, str] = {}
 
 
 class Runner(Protocol):

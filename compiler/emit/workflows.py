@@ -74,6 +74,8 @@ class Job:
     matrix: tuple[str, ...] = ()  # stage names, one matrix job each (the trials of a sweep)
     extras: tuple[str, ...] = ()  # llmops extras the stage's runner needs (train, eval, qlora, ...)
     policy: str | None = None  # a gate stage's Policy: the PR job also writes its table and annotations
+    read_reviews: bool = False  # a deploy job: its enforcement reads the pull request's reviews
+    pull: str = ""  # a monitor job: the DVC-tracked paths it pulls first, space-separated
 
 
 def emit_workflows(index: Index, graph: StageGraph) -> dict[str, str]:
@@ -108,6 +110,7 @@ def emit_workflows(index: Index, graph: StageGraph) -> dict[str, str]:
             condition=on_main,
             environment=s.environment,
             concurrency_group=f"llmops-deploy-{s.spec.name}",
+            read_reviews=True,
         )
         for s in graph.order
         if s.kind == "deploy"
@@ -133,6 +136,7 @@ def emit_workflows(index: Index, graph: StageGraph) -> dict[str, str]:
                 (),
                 condition="github.event_name == 'workflow_dispatch' || "
                 f"github.event.schedule == {_expr_literal(s.schedule or '')}",
+                pull=_pull_paths(s),
             )
             for s in monitors
         ]
@@ -221,6 +225,8 @@ def _job(
     concurrency_group: str | None = None,
     matrix: tuple[str, ...] = (),
     policy: str | None = None,
+    read_reviews: bool = False,
+    pull: str = "",
 ) -> Job:
     if not _JOB_ID.match(job_id(stage)):
         raise ValueError(f"stage name {job_id(stage)!r} is not a valid job id")
@@ -237,7 +243,18 @@ def _job(
         matrix=matrix,
         extras=runner_extras(stage),
         policy=policy,
+        read_reviews=read_reviews,
+        pull=pull,
     )
+
+
+def _pull_paths(stage: Stage) -> str:
+    """What a job outside the DVC pipeline (monitoring) pulls before it runs: its deps that DVC
+    tracks, as one space-separated value (project paths hold no whitespace: the specs refuse it)."""
+    paths = [d for d in stage.deps if d]
+    if any(ch.isspace() for p in paths for ch in p):
+        raise ValueError(f"a dependency path of {stage.name} holds whitespace: {paths!r}")
+    return " ".join(paths)
 
 
 def runner_extras(stage: Stage) -> tuple[str, ...]:
@@ -250,7 +267,7 @@ def runner_extras(stage: Stage) -> tuple[str, ...]:
         extras.add("qlora")
     if stage.kind == "tune" and stage.gpus > 1 and resources.get("strategy") == "deepspeed":
         extras.add("deepspeed")
-    if stage.kind == "eval" and stage.gpus > 0:
+    if stage.kind in ("eval", "deploy") and stage.gpus > 0:
         extras.add("gpu")
     return tuple(sorted(extras))
 
@@ -260,6 +277,10 @@ _KIND_EXTRAS: dict[str, tuple[str, ...]] = {
     "base": ("train",),
     "tune": ("train",),
     "eval": ("train", "eval"),
+    # merging an adapter (peft), the engine (transformers serve) and the smoke tests
+    "deploy": ("train", "serve"),
+    # the gateway's store (SQLAlchemy); embedding drift runs only where torch is installed
+    "monitor": ("serve",),
 }
 _REQUIREMENT = re.compile(r"^(?P<name>\.|[A-Za-z0-9._-]+)(?:\[(?P<extras>[A-Za-z0-9,_-]*)\])?(?P<rest>.*)$")
 

@@ -17,7 +17,14 @@ class Engine(SpecModel):
     gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
     tensor_parallel_size: int = Field(default=1, ge=1, le=64)
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
-    lora: Literal["multi", "merged"] = "multi"
+    lora: Literal["multi", "merged"] = Field(
+        default="multi",
+        description="vLLM: serve a LoRA adapter over its base (multi) or merged into it; "
+        "transformers serve always merges.",
+    )
+    startup_timeout_s: int = Field(
+        default=900, ge=5, le=7200, description="How long the engine may take to answer /v1/models."
+    )
 
 
 class Serving(SpecModel):
@@ -27,15 +34,25 @@ class Serving(SpecModel):
 
 
 class SmokeTest(SpecModel):
+    """One chat completion sent to a new engine before it goes live (greedy, `max_tokens` long)."""
+
     prompt: str = Field(min_length=1, max_length=10_000)
-    contains: list[str] = Field(default_factory=list)
-    not_contains: list[str] = Field(default_factory=list)
-    max_latency_ms: int | None = Field(default=None, ge=1)
+    contains: list[str] = Field(
+        default_factory=list, description="Strings the answer must contain (case-insensitive)."
+    )
+    not_contains: list[str] = Field(
+        default_factory=list, description="Strings the answer must not contain (case-insensitive)."
+    )
+    max_latency_ms: int | None = Field(default=None, ge=1, description="Slowest round trip allowed.")
+    max_tokens: int = Field(default=64, ge=1, le=4096, description="Completion length asked of the engine.")
 
 
 class Monitoring(SpecModel):
     schedule: Cron | None = None
     feedback_db: Literal["sqlite", "postgresql"] = "sqlite"
+    window_days: int = Field(
+        default=7, ge=1, le=365, description="Days of traffic and feedback each monitoring run looks at."
+    )
 
 
 class Kubernetes(SpecModel):
@@ -43,6 +60,15 @@ class Kubernetes(SpecModel):
     namespace: Name = "default"
     runtime: Literal["vllm", "huggingface"] = "vllm"
     storage_uri: Annotated[str, Field(pattern=r"^(s3|gs|pvc|hf)://[^\s'\"`$\\]+$")] | None = None
+    cpu: Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?m?$")] = Field(
+        default="2", description="CPU request and limit of the predictor (a Kubernetes quantity)."
+    )
+    memory: Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")] = Field(
+        default="16Gi", description="Memory request and limit of the predictor (a Kubernetes quantity)."
+    )
+    service_account: Name | None = Field(
+        default=None, description="Service account with the credentials to read storage_uri."
+    )
 
 
 class Deployment(SpecBase):

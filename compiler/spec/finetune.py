@@ -225,6 +225,11 @@ class FineTune(SpecBase):
     training: Training = Field(default_factory=Training)
     sweep: Sweep | None = None
     resources: Resources = Field(default_factory=Resources)
+    status: Literal["active", "retired"] = Field(
+        default="active",
+        description="retired: no longer built or trained (its stages leave the pipeline); "
+        "the spec stays in git so the audit keeps its record.",
+    )
 
     @model_validator(mode="after")
     def _sweep_values(self) -> FineTune:

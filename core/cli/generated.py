@@ -14,6 +14,7 @@ OWNED_PATTERNS = (
     ".github/workflows/llmops-*.yml",
     ".llmops/schema.json",
     "dvc.yaml",
+    "deploy/*/inferenceservice.yaml",
 )
 
 
@@ -50,10 +51,7 @@ def stale_files(root: Path, files: dict[str, str]) -> list[str]:
     """Files llmops generated earlier that the current specs no longer produce."""
     found = []
     for pattern in OWNED_PATTERNS:
-        folder = (root / pattern).parent
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.iterdir()):
+        for path in sorted(root.glob(pattern)):
             rel = path.relative_to(root).as_posix()
             if rel in files or not fnmatch.fnmatchcase(rel, pattern) or not path.is_file():
                 continue
@@ -70,4 +68,7 @@ def write_all(root: Path, files: dict[str, str]) -> tuple[list[str], list[str]]:
         write_text(root / rel, files[rel])
     for rel in drift.stale:
         (root / rel).unlink()
+        folder = (root / rel).parent
+        if rel.startswith("deploy/") and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # a retired deployment's manifest folder goes with its manifest
     return written, drift.stale

@@ -22,6 +22,9 @@ COMMANDS = {
     "metrics": "llmops.cli.metrics_cmd",
     "audit": "llmops.cli.audit_cmd",
     "register": "llmops.cli.audit_cmd",
+    "enforce": "llmops.cli.enforce_cmd",
+    "serve": "llmops.cli.serve_cmd",
+    "feedback": "llmops.cli.feedback_cmd",
 }
 
 
@@ -89,12 +92,59 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", metavar="NAME", help="only this FineTune, Deployment or registry model")
     p.add_argument("--github", metavar="OWNER/REPO", help="read PR reviews from GitHub (needs GITHUB_TOKEN)")
 
+    p = command(
+        "enforce",
+        "refuse (exit 1) unless a commit reached main through an approved, gate-passing pull request",
+    )
+    p.add_argument("ref", nargs="?", default="HEAD", metavar="REF", help="commit to check (default: HEAD)")
+    p.add_argument("--branch", help="the main branch (default: llmops.yaml governance.main_branch)")
+    p.add_argument("--deployment", metavar="NAME", help="check for deploying this Deployment")
+    p.add_argument("--github", metavar="OWNER/REPO", help="read PR reviews from GitHub (needs GITHUB_TOKEN)")
+    p.add_argument("--format", choices=("table", "markdown", "json"), default="table")
+    p.add_argument(
+        "--annotations", action="store_true", help="also write a GitHub ::error annotation per refusal"
+    )
+
     p = command("register", "register a model version (and assign it to an environment) as git tags")
     p.add_argument("model", metavar="MODEL", help="model name, e.g. the FineTune's name")
     p.add_argument("--version", metavar="vX.Y.Z", help="version to register (default: next patch)")
     p.add_argument("--env", metavar="ENV", help="also assign the version to this environment")
     p.add_argument("--ref", default="HEAD", metavar="REF", help="commit to register (default: HEAD)")
     p.add_argument("-m", "--message", help="a note kept in the tag message")
+
+    p = command("serve", "serve a Deployment locally: its engine plus the logging gateway, in the foreground")
+    p.add_argument("deployment", metavar="DEPLOYMENT", help="the Deployment's name")
+    p.add_argument("--host", help="gateway address (default: the Deployment's serving.host)")
+    p.add_argument("--port", type=int, help="gateway port (default: the Deployment's serving.port)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--engine-url", metavar="URL", help="front an engine already running here")
+    where.add_argument(
+        "--follow", action="store_true", help="front the engine the deploy stage made live (live.json)"
+    )
+    p.add_argument(
+        "--db",
+        metavar="URL",
+        help="SQLAlchemy URL of the request/feedback store "
+        "(default: $LLMOPS_FEEDBACK_DB_URL or .llmops/serve/<deployment>/gateway.sqlite3)",
+    )
+
+    p = command("feedback", "human feedback from a deployment's gateway, back into training data")
+    actions = p.add_subparsers(dest="feedback_command", metavar="ACTION", required=True)
+    p = actions.add_parser(
+        "export",
+        help="corrections and well-rated answers as a Dataset source (JSONL + provenance)",
+        parents=[common],
+    )
+    p.add_argument("deployment", metavar="DEPLOYMENT", help="the Deployment whose feedback to export")
+    p.add_argument(
+        "--min-rating", type=int, default=4, metavar="N", help="lowest rating kept (1-5, default: 4)"
+    )
+    p.add_argument("--since", metavar="DATE", help="only feedback given since this date or ISO time (UTC)")
+    p.add_argument(
+        "--out", metavar="PATH", help="JSONL file to write (default: data/feedback/<deployment>.jsonl)"
+    )
+    p.add_argument("--add-to", metavar="DATASET", help="add the file as a source of this Dataset spec")
+    p.add_argument("--license", metavar="ID", help="license recorded in the source's provenance")
     return parser
 
 

@@ -14,7 +14,24 @@ from llmops.cli.main import main
 from llmops.compiler.compile import compile_project
 from llmops.compiler.load import load_project
 
-HEAVY = ("torch", "transformers", "dvc", "vllm", "peft", "datasets", "evaluate", "git")
+HEAVY = (
+    "torch",
+    "transformers",
+    "dvc",
+    "vllm",
+    "peft",
+    "datasets",
+    "evaluate",
+    "git",
+    "sqlalchemy",
+    "alembic",
+    "starlette",
+    "uvicorn",
+    "aiohttp",
+    "httpx",
+    "fastapi",
+    "prometheus_client",
+)
 
 
 def _modules_after(argv: list[str], cwd: Path) -> set[str]:
@@ -159,11 +176,19 @@ def test_run_refuses_stale_config(fixture_project, capsys):
     assert "run `llmops compile` first" in capsys.readouterr().err
 
 
-def test_run_stage_without_runner_yet(fixture_project, capsys):
+def test_run_deploy_outside_git_is_a_usage_error(fixture_project, capsys):
+    """A deployment acts only for a merged, approved commit: with no git history there is none."""
     root = fixture_project("full")
     main(["-C", str(root), "compile"])
     assert main(["-C", str(root), "run", "deploy-prod"]) == 2
-    assert "no runner for deploy stages yet" in capsys.readouterr().err
+    assert "is not inside a git repository" in capsys.readouterr().err
+
+
+def test_every_stage_kind_has_a_runner():
+    from llmops.compiler.stages import RUNNER_VERSIONS
+    from llmops.runners.registry import RUNNERS
+
+    assert set(RUNNERS) == set(RUNNER_VERSIONS)
 
 
 def test_init_refuses_non_empty_folder(tmp_path, capsys):

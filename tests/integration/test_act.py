@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ".github/workflows/llmops-pr.yml"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 VALIDATE_STEPS = (
@@ -41,28 +39,10 @@ def git(cwd: Path, *args: str) -> str:
     return proc.stdout
 
 
-def copy_worktree(dest: Path) -> Path:
-    """The repository as a clone of the working tree would be: tracked plus untracked-not-ignored."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for rel in sorted(p for p in listed.split("\0") if p):
-        src = REPO_ROOT / rel
-        if src.is_symlink() or not src.is_file():  # a link, or deleted in the working tree
-            continue
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, target)
-    return dest
-
-
 @pytest.fixture
-def pr_repo(tmp_path: Path, venv_tool: Callable[[str], str], tool_env: dict[str, str]) -> Path:
+def pr_repo(tmp_path: Path, venv_tool: Callable[[str], str], tool_env: dict[str, str], worktree_copy) -> Path:
     """A git repo copied from this one, compiled and committed, with `origin/main` to plan against."""
-    repo = copy_worktree(tmp_path / "repo")
+    repo = worktree_copy(tmp_path / "repo")
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "--no-verify", "-m", "base")

@@ -245,10 +245,39 @@ def test_every_file_starts_with_the_generated_header(compiled: Compiled) -> None
 
 
 def test_permissions_are_empty_and_jobs_read_only_and_named(docs: dict[str, dict[str, Any]]) -> None:
+    """Read-only everywhere; only the jobs that enforce approvals (the main branch's validate job
+    and deploy jobs) may also read pull requests, for their reviews."""
+    readers = set()
     for path, doc in docs.items():
         assert doc["permissions"] == {} and doc["name"], path
         for job_id, job in doc["jobs"].items():
-            assert job["permissions"] == {"contents": "read"} and job["name"], (path, job_id)
+            assert job["name"], (path, job_id)
+            if job["permissions"] == {"contents": "read", "pull-requests": "read"}:
+                readers.add((path, job_id))
+            else:
+                assert job["permissions"] == {"contents": "read"}, (path, job_id)
+    main = ".github/workflows/llmops-main.yml"
+    deploys = {(main, j) for j in docs[main]["jobs"] if j.startswith("deploy-")}
+    assert deploys and readers == {(main, "validate")} | deploys
+
+
+def test_the_main_branch_enforces_approvals_before_anything_acts(docs: dict[str, dict[str, Any]]) -> None:
+    main = docs[".github/workflows/llmops-main.yml"]
+    validate = main["jobs"]["validate"]
+    names = [s.get("name") for s in validate["steps"]]
+    step = validate["steps"][names.index("Check the commit arrived through an approved pull request")]
+    assert names.index(step["name"]) < names.index("Validate the specs")
+    assert step["run"].startswith('llmops enforce "$GITHUB_SHA"')
+    assert step["env"] == {"GITHUB_TOKEN": "${{ github.token }}"}
+    assert validate["steps"][0]["with"]["fetch-depth"] == 0
+    for job_id, job in main["jobs"].items():
+        if job_id != "validate":
+            assert "validate" in job["needs"], job_id
+        if job_id.startswith("deploy-"):
+            assert job["steps"][0]["with"]["fetch-depth"] == 0
+            assert job["steps"][-1]["run"] == 'llmops run "$LLMOPS_STAGE"'
+            assert job["steps"][-1]["env"] == {"GITHUB_TOKEN": "${{ github.token }}"}
+            assert job["concurrency"]["cancel-in-progress"] is False
 
 
 def test_only_checkout_is_used_and_pinned_without_credentials(docs: dict[str, dict[str, Any]]) -> None:

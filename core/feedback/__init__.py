@@ -1,0 +1,1 @@
+"""Human feedback back into training data: `llmops feedback export` and its helpers."""

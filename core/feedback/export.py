@@ -1,0 +1,204 @@
+"""`llmops feedback export`: a deployment's feedback as a Dataset source, with its provenance.
+
+The data file is JSONL with one example per line: the deployed model's prompt variables (the
+columns its Dataset has, e.g. `text`), the completion column (e.g. `answer`) holding the
+corrected or liked answer, and `feedback` / `response_id` saying where it came from. It depends
+only on the store's content and the options, so exporting twice gives the same bytes. A sidecar
+`<name>.provenance.json` records the rest: deployment, database (no credentials), export time,
+filters, counts, git commit, llmops version and the file's sha256.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmops.atomic import write_text
+from llmops.errors import CheckFailed, UsageError
+from llmops.feedback.select import Selection, select
+
+
+@dataclass
+class Target:
+    """What the deployed model was trained on: the columns an exported example must have."""
+
+    deployment: str
+    feedback_db: str
+    variables: tuple[str, ...] = ("text",)
+    completion: str = "answer"
+    prompt: dict[str, Any] | None = None
+    dataset: str | None = None  # the FineTune's dataset, the natural place to add the export
+
+
+@dataclass
+class Exported:
+    path: Path
+    provenance_path: Path
+    selection: Selection
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def source_entry(self, root: Path) -> dict[str, Any]:
+        """The Dataset `sources:` entry that reads this file."""
+        target = self.provenance["columns"]
+        return {
+            "path": self.path.relative_to(root).as_posix(),
+            "fields": {column: column for column in target},
+            "provenance": dict(self.provenance["source_provenance"]),
+        }
+
+
+def target_of(index: Any, deployment: str) -> Target:
+    from llmops.compiler.diagnose import suggest
+
+    names = [sf.name for sf in index.all("Deployment")]
+    if deployment not in names:
+        hint = suggest(deployment, names)
+        known = f"deployments: {', '.join(names)}" if names else "the project has no Deployment specs"
+        raise UsageError(f"no deployment '{deployment}'; " + (hint or known))
+    spec = index.get("Deployment", deployment).spec
+    target = Target(deployment, spec.monitoring.feedback_db)
+    if spec.model.finetune:
+        from llmops.compiler.stages import _result_fields
+
+        tuned = index.get("FineTune", spec.model.finetune).spec
+        prompt = index.get("Prompt", tuned.prompt).spec
+        target.variables = tuple(prompt.variables) or ("text",)
+        target.completion = prompt.completion or "answer"
+        target.prompt = _result_fields(prompt)
+        target.dataset = tuned.dataset
+    return target
+
+
+def read_rows(url: str, deployment: str, since: float | None) -> list[dict[str, Any]]:
+    """Feedback on this deployment's successful responses, joined with the request."""
+    import sqlalchemy as sa
+
+    from llmops.gateway import store
+
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not Path(database).is_file():
+            return []
+    engine = store.connect(url)
+    req, fb = store.requests, store.feedback
+    query = (
+        sa.select(
+            req.c.id.label("response_id"),
+            req.c.created_at.label("requested_at"),
+            req.c.request_text,
+            req.c.response_text,
+            fb.c.id.label("feedback_id"),
+            fb.c.created_at,
+            fb.c.rating,
+            fb.c.thumbs,
+            fb.c.correction,
+        )
+        .select_from(fb.join(req, fb.c.response_id == req.c.id))
+        .where(req.c.deployment == deployment, req.c.status_code < 400)
+        .order_by(fb.c.created_at, fb.c.id)
+    )
+    if since is not None:
+        query = query.where(fb.c.created_at >= since)
+    try:
+        with engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+    finally:
+        engine.dispose()
+
+
+def parse_since(value: str | None) -> float | None:
+    """`YYYY-MM-DD` (midnight UTC) or an ISO 8601 time (UTC unless it says otherwise)."""
+    if not value:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--since {value!r}: give a date (2026-11-01) or an ISO time") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.timestamp()
+
+
+def export(
+    root: Path,
+    target: Target,
+    *,
+    url: str,
+    database: str,
+    out: Path,
+    min_rating: int,
+    since: str | None,
+    license: str = "",
+) -> Exported:
+    from llmops.feedback.inputs import Untemplater
+
+    rows = read_rows(url, target.deployment, parse_since(since))
+    untemplate = Untemplater.from_prompt(target.prompt, root) if target.prompt else None
+    selection = select(
+        rows,
+        min_rating=min_rating,
+        variables_of=untemplate.variables_of if untemplate else (lambda _text: None),
+        variable_names=target.variables,
+    )
+    if not selection.examples:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(selection.counts.items()) if v)
+        filters = f"min rating {min_rating}" + (f", since {since}" if since else "")
+        raise CheckFailed(
+            f"no feedback on deployment {target.deployment} qualifies for training data "
+            f"({filters}; {counts or 'no feedback rows'}); nothing written"
+        )
+    lines = []
+    for example in selection.examples:
+        record = {**example.variables, target.completion: example.answer}
+        record["feedback"] = example.kind
+        record["response_id"] = example.response_id
+        lines.append(json.dumps(record, ensure_ascii=False, sort_keys=True))
+    data = "\n".join(lines) + "\n"
+    write_text(out, data)
+    newest = max(e.feedback_at for e in selection.examples)
+    collected = dt.datetime.fromtimestamp(newest, dt.UTC).strftime("%Y-%m-%d")
+    provenance = {
+        "deployment": target.deployment,
+        "database": database,
+        "exported_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "filters": {"min_rating": min_rating, "since": since},
+        "counts": dict(sorted(selection.counts.items())),
+        "columns": [*target.variables, target.completion],
+        "prompt": target.prompt["name"] if target.prompt else None,
+        "git_commit": git_commit(root),
+        "llmops_version": _version(),
+        "file": out.relative_to(root).as_posix() if out.is_relative_to(root) else str(out),
+        "sha256": hashlib.sha256(data.encode("utf-8")).hexdigest(),
+        "rows": len(selection.examples),
+        "source_provenance": {
+            "origin": f"human feedback on deployment {target.deployment} (llmops feedback export)",
+            "license": license,
+            "collected_at": collected,
+        },
+    }
+    sidecar = out.with_name(out.name.removesuffix(".jsonl") + ".provenance.json")
+    write_text(sidecar, json.dumps(provenance, indent=2, sort_keys=True) + "\n")
+    return Exported(out, sidecar, selection, provenance)
+
+
+def git_commit(root: Path) -> str | None:
+    """HEAD of the project's repository, or None outside one (argv list: nothing reaches a shell)."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def _version() -> str:
+    from llmops import __version__
+
+    return __version__

@@ -1,0 +1,1 @@
+"""The monitor stage: service, feedback and drift figures of a deployment, checked against Policies."""

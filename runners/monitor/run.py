@@ -1,0 +1,239 @@
+"""The monitor stage: how a deployment is doing, from what its gateway recorded.
+
+Over the last `window_days` days it computes traffic, error rate and latency percentiles, the
+human feedback (rating mean, thumbs-down rate, corrections), and the drift of live inputs from
+the inputs the model was trained on (length, vocabulary, and embeddings when the model is on
+disk). It writes `metrics/monitor-<deployment>.json` and CSV plots under
+`plots/monitor-<deployment>/`, then fails (exit 1) when a Policy's monitoring threshold is
+crossed, or has no data to be checked against, listing every such threshold.
+
+`drift.value` is the one figure `max_drift` compares against: the largest of `length_ks`,
+`vocab_js` and `embedding_mmd` that could be computed, each 0 (same distribution) .. 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from llmops.atomic import replace_dir, write_text
+from llmops.errors import CheckFailed
+from llmops.runners.monitor import checks as checks_mod
+from llmops.runners.monitor.quality import daily_series, feedback_figures, latency_histogram, request_figures
+from llmops.runners.monitor.stats import combined_drift, text_drift
+from llmops.runners.monitor.window import make_window, read_window, resolve_url
+from llmops.runners.versions import RUNNER_VERSIONS
+
+DIRECTIONS = {
+    "requests.count": "none",
+    "requests.errors": "lower",
+    "requests.error_rate": "lower",
+    "feedback.count": "none",
+    "feedback.rating_mean": "higher",
+    "feedback.rating_n": "none",
+    "feedback.thumbs_n": "none",
+    "feedback.thumbs_down": "lower",
+    "feedback.thumbs_down_rate": "lower",
+    "feedback.corrections": "none",
+    "drift.value": "lower",
+    "drift.length_ks": "lower",
+    "drift.vocab_js": "lower",
+    "drift.oov_rate": "lower",
+    "drift.embedding_mmd": "lower",
+    "drift.reference_n": "none",
+    "drift.live_n": "none",
+}
+
+
+def run(config: dict[str, Any], root: Path, *, now: float | None = None) -> None:
+    inputs = config["inputs"]
+    deployment = inputs["deployment"]
+    window = make_window(time.time() if now is None else now, int(inputs.get("window_days", 7)))
+    url = resolve_url(root, deployment, inputs.get("feedback_db", "sqlite"))
+    seen = read_window(url, deployment, window)
+    metrics = compute(inputs, root, seen.requests, seen.feedback)
+    metrics = {
+        "deployment": deployment,
+        "runner_version": RUNNER_VERSIONS["monitor"],
+        "database": seen.database,
+        "window": {
+            "days": window.days,
+            "start": _iso(window.start),
+            "end": _iso(window.end),
+        },
+        **metrics,
+    }
+    if not seen.found:
+        metrics["no_data"] = f"no feedback database at {seen.database}: no gateway has recorded anything yet"
+    elif not seen.requests and not seen.feedback:
+        metrics["no_data"] = f"no requests and no feedback in the last {window.days} day(s)"
+    found = checks_mod.evaluate(metrics, inputs.get("thresholds", []))
+    metrics["checks"] = [c.as_dict() for c in found]
+    metrics["_directions"] = DIRECTIONS
+    _write(config, root, metrics, seen.requests, seen.feedback, window)
+    _summary(deployment, metrics)
+    _job_summary(deployment, metrics)
+    failed = [c for c in found if c.status != "ok"]
+    if failed:
+        why = _why_no_drift(metrics)
+        lines = [c.message(window.days, why if c.threshold == "max_drift" else "") for c in failed]
+        raise CheckFailed(
+            f"monitor-{deployment}: {len(failed)} monitoring threshold(s) not met:\n  " + "\n  ".join(lines)
+        )
+
+
+def compute(
+    inputs: dict[str, Any], root: Path, requests: list[dict[str, Any]], feedback: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Every figure of the metrics file but the bookkeeping (pure but for reading the training
+    data and, for embedding drift, the model)."""
+    live = live_inputs(requests, inputs.get("prompt"), root)
+    drift = drift_figures(inputs, root, live)
+    return {
+        "requests": request_figures(requests),
+        "feedback": feedback_figures(feedback),
+        "drift": drift,
+    }
+
+
+def live_inputs(requests: list[dict[str, Any]], prompt: dict[str, Any] | None, root: Path) -> list[str]:
+    """What users asked in successful requests, with the prompt's template taken off where the
+    client sent the whole rendered prompt, so they compare like for like with the training data."""
+    texts = [r["request_text"] for r in requests if int(r["status_code"]) < 400 and r.get("request_text")]
+    if prompt:
+        from llmops.feedback.inputs import Untemplater
+
+        untemplate = Untemplater.from_prompt(prompt, root)
+        texts = [untemplate.user_text(t) for t in texts]
+    return texts
+
+
+def reference_inputs(reference: dict[str, Any] | None, root: Path) -> tuple[list[str], str]:
+    """(training inputs, why there are none). Each row's prompt variables joined by newlines."""
+    if not reference:
+        return [], "the deployed model has no training data this project built (not a FineTune)"
+    path = root / reference["path"]
+    if not path.is_file():
+        return [], f"training data {reference['path']} is not on disk (dvc pull it)"
+    columns = reference["columns"]
+    texts = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            parts = [str(row[c]) for c in columns if row.get(c) not in (None, "")]
+            if parts:
+                texts.append("\n".join(parts))
+    return texts, "" if texts else f"training data {reference['path']} has no rows"
+
+
+def drift_figures(inputs: dict[str, Any], root: Path, live: list[str]) -> dict[str, Any]:
+    reference, why = reference_inputs(inputs.get("reference"), root)
+    if not live:
+        why = why or "no successful requests with text in the window"
+    out: dict[str, Any] = {"value": None}
+    if why:
+        out["skipped"] = why
+        out["embedding"] = {"status": "skipped", "reason": why}
+        return out
+    out.update(text_drift(reference, live))
+    embedding: dict[str, Any] = {"status": "skipped", "reason": "turned off (inputs.embedding: false)"}
+    if inputs.get("embedding", True):
+        from llmops.runners.monitor.embed import embedding_drift
+
+        embedding = embedding_drift(inputs.get("model"), root, reference, live)
+    out["embedding"] = embedding
+    out["embedding_mmd"] = embedding.get("mmd")
+    out["value"] = combined_drift(
+        {"length_ks": out["length_ks"], "vocab_js": out["vocab_js"], "embedding_mmd": out["embedding_mmd"]}
+    )
+    return out
+
+
+def _why_no_drift(metrics: dict[str, Any]) -> str:
+    reason = metrics["drift"].get("skipped")
+    return f"no drift figure ({reason})" if reason else ""
+
+
+def _write(
+    config: dict[str, Any],
+    root: Path,
+    metrics: dict[str, Any],
+    requests: list[dict[str, Any]],
+    feedback: list[dict[str, Any]],
+    window: Any,
+) -> None:
+    outputs = config["outputs"]
+    for plots in outputs.get("plots", []):
+        with replace_dir(root / plots) as folder:
+            _csv(folder / "latency.csv", latency_histogram(requests))
+            _csv(folder / "daily.csv", daily_series(requests, feedback, window.start, window.end))
+    for path in outputs.get("metrics", []):
+        write_text(root / path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+
+
+def _csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+
+
+def _summary(deployment: str, metrics: dict[str, Any]) -> None:
+    r, f, d = metrics["requests"], metrics["feedback"], metrics["drift"]
+    print(
+        f"monitor-{deployment}: {r['count']} requests (error rate {_show(r['error_rate'])}, "
+        f"p95 {_show(r['latency_ms']['p95'])} ms), {f['count']} feedback (rating "
+        f"{_show(f['rating_mean'])} over {f['rating_n']}, thumbs-down rate {_show(f['thumbs_down_rate'])}), "
+        f"drift {_show(d['value'])}"
+    )
+    for check in metrics["checks"]:
+        print(f"  {check['status']:>8}  {check['policy']}: {check['threshold']} {check['limit']:g}")
+
+
+def _job_summary(deployment: str, metrics: dict[str, Any]) -> None:
+    """In a GitHub Actions job, the figures and checks as a table on the run's page."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    r, f, d = metrics["requests"], metrics["feedback"], metrics["drift"]
+    rows = [
+        ("requests", r["count"]),
+        ("error rate", r["error_rate"]),
+        (
+            "p50 / p95 / p99 latency (ms)",
+            " / ".join(_show(r["latency_ms"][p]) for p in ("p50", "p95", "p99")),
+        ),
+        ("feedback", f["count"]),
+        ("rating mean (n)", f"{_show(f['rating_mean'])} ({f['rating_n']})"),
+        ("thumbs-down rate (n)", f"{_show(f['thumbs_down_rate'])} ({f['thumbs_n']})"),
+        ("corrections", f["corrections"]),
+        ("drift", _show(d["value"]) + (f" ({d['skipped']})" if d.get("skipped") else "")),
+    ]
+    lines = [f"### monitor-{deployment}, last {metrics['window']['days']} day(s)", ""]
+    if metrics.get("no_data"):
+        lines += [f"> {metrics['no_data']}", ""]
+    lines += ["| figure | value |", "| --- | --- |"]
+    lines += [f"| {name} | {value if isinstance(value, str) else _show(value)} |" for name, value in rows]
+    if metrics["checks"]:
+        lines += ["", "| policy | threshold | value | status |", "| --- | --- | --- | --- |"]
+        lines += [
+            f"| {c['policy']} | {c['threshold']} {c['limit']:g} | {_show(c['value'])} | {c['status']} |"
+            for c in metrics["checks"]
+        ]
+    with open(target, "a", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n\n")
+
+
+def _show(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:g}"
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))

@@ -1,0 +1,92 @@
+"""Deployment specs as the compiler resolves them, and a guard that no engine outlives a test."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def deployment_spec(name: str = "support", **overrides: Any) -> dict[str, Any]:
+    """A Deployment's `spec` as it appears in its stage config (defaults filled in)."""
+    spec: dict[str, Any] = {
+        "kind": "Deployment",
+        "name": name,
+        "model": {"finetune": "tiny"},
+        "environment": "production",
+        "policies": [],
+        "engine": {
+            "type": "transformers",
+            "max_model_len": None,
+            "gpu_memory_utilization": 0.9,
+            "tensor_parallel_size": 1,
+            "dtype": "auto",
+            "lora": "multi",
+            "startup_timeout_s": 180,
+        },
+        "serving": {"host": "127.0.0.1", "port": 8000, "api_key_env": None},
+        "smoke_tests": [],
+        "monitoring": {"schedule": None, "feedback_db": "sqlite"},
+        "kubernetes": {"enabled": False, "namespace": "default", "runtime": "vllm", "storage_uri": None},
+        "status": "active",
+        "resources": {"gpus": 0, "strategy": "auto"},
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(spec.get(key), dict):
+            spec[key] = {**spec[key], **value}
+        else:
+            spec[key] = value
+    return spec
+
+
+def deploy_config(spec: dict[str, Any], model: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "stage": f"deploy-{spec['name']}",
+        "kind": "deploy",
+        "runner_version": 1,
+        "spec": spec,
+        "inputs": {"model": model or {"path": "models/tiny"}, "policies": []},
+        "outputs": {"outs": [], "metrics": [], "plots": [], "reports": []},
+    }
+
+
+@pytest.fixture(scope="session")
+def make_spec():
+    return deployment_spec
+
+
+@pytest.fixture(scope="session")
+def make_deploy_config():
+    return deploy_config
+
+
+@pytest.fixture
+def engine_reaper():
+    """Collects engine processes and pids a test starts; stops every one of them afterwards,
+    whatever the test's outcome, and also any engine a live record under `roots` still names."""
+    from llmops.runners.deploy.engine import stop_engine
+    from llmops.runners.deploy.live import is_our_engine
+
+    class Reaper:
+        def __init__(self) -> None:
+            self.procs: list[Any] = []
+            self.roots: list[Path] = []
+
+        def add(self, proc: Any) -> Any:
+            self.procs.append(proc)
+            return proc
+
+    reaper = Reaper()
+    yield reaper
+    for proc in reaper.procs:
+        with contextlib.suppress(Exception):
+            stop_engine(proc, timeout_s=5)
+    for root in reaper.roots:
+        for live in (root / ".llmops" / "serve").glob("*/live.json"):
+            with contextlib.suppress(Exception):
+                record = json.loads(live.read_text())
+                if is_our_engine(record):
+                    stop_engine(int(record["pid"]), timeout_s=5)
