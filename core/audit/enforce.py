@@ -143,15 +143,14 @@ def _project_doc(tree, prefix: str) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {}
 
 
+def _empty_scope() -> dict[str, Any]:
+    """What a check covers: names per kind, environments, and the changed paths."""
+    return {"finetunes": set(), "deployments": set(), "environments": set(), "policies": set(), "paths": []}
+
+
 def _landing_scope(commit, prefix: str) -> dict[str, Any]:
     """FineTunes, Deployments (with environments) and Policies the landing changed, and its paths."""
-    scope: dict[str, Any] = {
-        "finetunes": set(),
-        "deployments": set(),
-        "environments": set(),
-        "policies": set(),
-        "paths": [],
-    }
+    scope = _empty_scope()
     parent = commit.parents[0] if commit.parents else None
     trees = [t for t in (parent.tree if parent else None, commit.tree) if t is not None]
     if parent is None:
@@ -251,13 +250,7 @@ def _specs_of_kind(tree, prefix: str, kind: str) -> list[dict[str, Any]]:
 
 
 def _deployment_scope(tree, prefix: str, name: str, verdict: Verdict) -> dict[str, Any]:
-    scope: dict[str, Any] = {
-        "finetunes": set(),
-        "deployments": set(),
-        "environments": set(),
-        "policies": set(),
-        "paths": [],
-    }
+    scope = _empty_scope()
     roots = _spec_roots(tree, prefix)
     for item in tree.traverse():
         if item.type != "blob" or not _is_spec(item.path, roots, prefix):
