@@ -1,6 +1,8 @@
 """The end of the example: talk to the tuned model through the llmops gateway as a client would.
 
-Sends a few chat completions with questions from the held-out split, posts human feedback on
+Sends a few completions with questions from the held-out split, framed as the support-answer
+Prompt frames them in training (the model was tuned on that text, not on a chat template;
+`/v1/chat/completions` works too, for chat-tuned models), posts human feedback on
 the answers (a rating, a thumbs-down with a correction), and prints what the gateway exposes
 to Prometheus. Standard library only: any OpenAI-compatible client would do the same.
 
@@ -47,19 +49,20 @@ def main(base: str, deployment: str) -> None:
     answers = []
     for row in rows:
         status, body = call(
-            f"{base}/v1/chat/completions",
+            f"{base}/v1/completions",
             {
                 "model": deployment,
-                "messages": [{"role": "user", "content": f"Question: {row['text']}\nAnswer:\n"}],
+                "prompt": f"Question: {row['text']}\nAnswer:\n",
                 "max_tokens": 32,
                 "temperature": 0,
+                "stop": ["\nQuestion:"],
             },
         )
         if status != 200:
             sys.exit(f"chat completion failed ({status}): {body}")
         reply = json.loads(body)
         answers.append((reply["id"], row))
-        text = reply["choices"][0]["message"]["content"].strip()
+        text = reply["choices"][0]["text"].strip()
         print(f"Q: {row['text']}\nA: {text!r}  [{reply['id']}]\n")
     feedback = [
         {"response_id": answers[0][0], "rating": 5, "thumbs": "up", "comment": "right tone"},
@@ -77,7 +80,7 @@ def main(base: str, deployment: str) -> None:
     shown = [
         line
         for line in metrics.splitlines()
-        if line.startswith(("llmops_gateway_requests_total", "llmops_gateway_feedback_total"))
+        if line.startswith(("llmops_gateway_requests_total{", "llmops_gateway_feedback_total{"))
     ]
     print("from /metrics:\n  " + "\n  ".join(shown))
 
