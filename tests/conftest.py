@@ -61,3 +61,82 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         skip = pytest.mark.skip(reason="needs a CUDA GPU")
         for item in marked:
             item.add_marker(skip)
+
+
+class GatewayRows:
+    """Rows written straight into a real gateway store (`llmops.gateway.store.connect`, SQLite),
+    not through HTTP, with explicit ids (`resp-0001`, ...) and times: what the monitor and the
+    feedback export read."""
+
+    def __init__(self, url: str, deployment: str) -> None:
+        from llmops.gateway import store
+
+        self.store = store
+        self.engine = store.connect(url)
+        self.deployment = deployment
+        self.count = 0
+
+    def request(
+        self,
+        *,
+        created_at: float,
+        text: str | None = "Where is my parcel?",
+        response: str | None = "It ships today.",
+        status: int = 200,
+        latency_ms: float = 100.0,
+        deployment: str | None = None,
+    ) -> str:
+        self.count += 1
+        rid = f"resp-{self.count:04d}"
+        with self.engine.begin() as conn:
+            conn.execute(
+                self.store.requests.insert().values(
+                    id=rid,
+                    created_at=created_at,
+                    deployment=deployment or self.deployment,
+                    model=self.deployment,
+                    route="/v1/completions",
+                    status_code=status,
+                    latency_ms=latency_ms,
+                    upstream_ms=latency_ms * 0.9,
+                    request_text=text,
+                    response_text=response,
+                    error=None if status < 400 else "upstream failed",
+                )
+            )
+        return rid
+
+    def feedback(self, response_id: str, *, created_at: float, **values: object) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                self.store.feedback.insert().values(response_id=response_id, created_at=created_at, **values)
+            )
+
+
+@pytest.fixture(scope="session")
+def gateway_rows() -> type[GatewayRows]:
+    """`gateway_rows(url, deployment)`: a writer of request and feedback rows into a real store."""
+    return GatewayRows
+
+
+@pytest.fixture(scope="session")
+def prompt_fields():
+    """`prompt_fields(**fields)`: a Prompt's fields exactly as the compiler hands them to runners
+    (the `qa` prompt, "Question: {{ text }}\\nAnswer:\\n", overridden by `fields`)."""
+
+    def make(**fields: object) -> dict:
+        from llmops.compiler.spec.prompt import Prompt
+        from llmops.compiler.stages import _result_fields
+
+        spec = {
+            "apiVersion": "llmops/v1",
+            "kind": "Prompt",
+            "name": "qa",
+            "template": "Question: {{ text }}\nAnswer:\n",
+            "variables": ["text"],
+            "completion": "answer",
+            **fields,
+        }
+        return _result_fields(Prompt.model_validate(spec))
+
+    return make

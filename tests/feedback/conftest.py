@@ -21,13 +21,10 @@ environment: staging
 
 
 class Store:
-    def __init__(self, url: str, deployment: str) -> None:
-        from llmops.gateway import store
+    """Requests and feedback for the `support` deployment, one second apart after NOW."""
 
-        self.store = store
-        self.engine = store.connect(url)
-        self.deployment = deployment
-        self.count = 0
+    def __init__(self, rows: Any) -> None:
+        self.rows = rows
 
     def request(
         self,
@@ -38,32 +35,20 @@ class Store:
         status: int = 200,
         deployment: str | None = None,
     ) -> str:
-        self.count += 1
-        rid = f"resp-{self.count:04d}"
-        with self.engine.begin() as conn:
-            conn.execute(
-                self.store.requests.insert().values(
-                    id=rid,
-                    created_at=NOW + self.count if at is None else at,
-                    deployment=deployment or self.deployment,
-                    model=self.deployment,
-                    route="/v1/completions",
-                    status_code=status,
-                    latency_ms=120.0,
-                    request_text=text,
-                    response_text=response,
-                )
-            )
-        return rid
+        when = NOW + self.rows.count + 1 if at is None else at
+        return self.rows.request(
+            created_at=when,
+            text=text,
+            response=response,
+            status=status,
+            latency_ms=120.0,
+            deployment=deployment,
+        )
 
     def feedback(self, rid: str, *, at: float | None = None, **values: Any) -> None:
-        self.count += 1
-        with self.engine.begin() as conn:
-            conn.execute(
-                self.store.feedback.insert().values(
-                    response_id=rid, created_at=NOW + 1000 + self.count if at is None else at, **values
-                )
-            )
+        self.rows.count += 1
+        when = NOW + 1000 + self.rows.count if at is None else at
+        self.rows.feedback(rid, created_at=when, **values)
 
 
 @pytest.fixture
@@ -81,7 +66,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def store(project: Path) -> Store:
+def store(project: Path, gateway_rows) -> Store:
     from llmops.gateway.store import default_url
 
-    return Store(default_url(project, "support"), "support")
+    return Store(gateway_rows(default_url(project, "support"), "support"))

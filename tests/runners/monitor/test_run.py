@@ -113,21 +113,6 @@ def test_database_url_from_environment_hides_password(tmp_path: Path, config, mo
         run(config(feedback_db="postgresql"), tmp_path, now=NOW)
 
 
-PROMPT = {
-    "name": "qa",
-    "template": "Question: {{ text }}\nAnswer:",
-    "template_file": None,
-    "system": None,
-    "variables": ["text"],
-    "completion": "answer",
-    "chat_format": "none",
-    "few_shot": [],
-    "tests": [],
-    "dataset": None,
-    "limits": {},
-}
-
-
 def _reference(root: Path, questions: list[str]) -> dict:
     path = root / "artifacts/datasets/qa/train.jsonl"
     path.parent.mkdir(parents=True)
@@ -135,7 +120,8 @@ def _reference(root: Path, questions: list[str]) -> dict:
     return {"path": "artifacts/datasets/qa/train.jsonl", "columns": ["text"]}
 
 
-def test_drift_against_training_inputs(tmp_path: Path, make_store, config) -> None:
+def test_drift_against_training_inputs(tmp_path: Path, make_store, config, prompt_fields) -> None:
+    prompt = prompt_fields(template="Question: {{ text }}\nAnswer:")
     reference = _reference(tmp_path, ["where is my parcel", "where is my refund"])
     store = make_store()
     store.request(text="Question: where is my parcel\nAnswer:")  # rendered prompt: template comes off
@@ -143,7 +129,7 @@ def test_drift_against_training_inputs(tmp_path: Path, make_store, config) -> No
     store.request(text="ignored", status=500)  # failed requests are not inputs
     thresholds = [{"policy": "release", "threshold": "max_drift", "limit": 0.4}]
     with pytest.raises(CheckFailed, match=r"drift\.value is 0\.5, above the limit"):
-        run(config(reference=reference, prompt=PROMPT, thresholds=thresholds), tmp_path, now=NOW)
+        run(config(reference=reference, prompt=prompt, thresholds=thresholds), tmp_path, now=NOW)
     drift = _metrics(tmp_path)["drift"]
     assert drift["live_n"] == 2 and drift["reference_n"] == 2
     assert drift["length_ks"] == 0.5  # lengths {4, 1} against {4, 4}
