@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from llmops.audit import codeowners
-from llmops.audit.history import _blob_text, parse_trailers
+from llmops.audit.history import parse_trailers
+from llmops.audit.tree import blob_text
 from llmops.audit.verdict import Verdict
 
 NOREPLY = "@users.noreply.github.com"
@@ -129,7 +130,7 @@ def check_codeowners(
     verdict: Verdict, commit, prefix: str, approvers: list[Approver], paths: list[str], fetch_team
 ) -> None:
     base = commit.parents[0].tree if commit.parents else commit.tree
-    text = next((t for loc in codeowners.LOCATIONS if (t := _blob_text(base, loc)) is not None), None)
+    text = next((t for loc in codeowners.LOCATIONS if (t := blob_text(base, loc)) is not None), None)
     if text is None:
         verdict.add(
             "code owners", False, "a policy requires code-owner approval but the base has no CODEOWNERS"

@@ -24,17 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from llmops.audit.approvals import TeamFetcher, approvers, check_codeowners, check_count, check_reviewers
-from llmops.audit.history import (
-    PROJECT_FILE,
-    ReviewFetcher,
-    _blob_text,
-    _is_spec,
-    _load_yaml,
-    _spec_doc,
-    _spec_roots,
-    _TreeFacts,
-    landing,
-)
+from llmops.audit.history import ReviewFetcher, landing
+from llmops.audit.tree import PROJECT_FILE, TreeFacts, blob_text, is_spec, load_yaml, spec_doc, spec_roots
 from llmops.audit.verdict import Verdict
 
 STAGES_DIR = ".llmops/stages"
@@ -81,7 +72,7 @@ def check(
 
     tree = commit.tree
     project = _project_doc(tree, prefix)
-    facts = _TreeFacts(tree, prefix, _spec_roots(tree, prefix))
+    facts = TreeFacts(tree, prefix, spec_roots(tree, prefix))
     policies = facts.policies()
     if deployment:
         scope = _deployment_scope(tree, prefix, deployment, verdict)
@@ -135,9 +126,9 @@ def _check_on_branch(repo, commit, branch: str, verdict: Verdict) -> None:
 
 
 def _project_doc(tree, prefix: str) -> dict[str, Any]:
-    text = _blob_text(tree, prefix + PROJECT_FILE)
+    text = blob_text(tree, prefix + PROJECT_FILE)
     try:
-        doc = _load_yaml(text) if text is not None else None
+        doc = load_yaml(text) if text is not None else None
     except Exception:
         doc = None
     return doc if isinstance(doc, dict) else {}
@@ -159,11 +150,11 @@ def _landing_scope(commit, prefix: str) -> dict[str, Any]:
         paths = sorted({p for d in parent.diff(commit) for p in (d.a_path, d.b_path) if p})
     scope["paths"] = [p[len(prefix) :] for p in paths if p.startswith(prefix)]
     for tree in trees:
-        roots = _spec_roots(tree, prefix)
+        roots = spec_roots(tree, prefix)
         for path in paths:
-            if not _is_spec(path, roots, prefix):
+            if not is_spec(path, roots, prefix):
                 continue
-            _, doc = _spec_doc(tree, path)
+            _, doc = spec_doc(tree, path)
             if doc:
                 _add_to_scope(scope, doc)
     if prefix + "dvc.lock" in paths:
@@ -213,9 +204,9 @@ def _lock_stages(old_tree, new_tree, prefix: str) -> set[str]:
     """Names of the dvc.lock entries that differ between two trees (added, changed or removed)."""
 
     def entries(tree) -> dict[str, Any]:
-        text = _blob_text(tree, prefix + "dvc.lock") if tree is not None else None
+        text = blob_text(tree, prefix + "dvc.lock") if tree is not None else None
         try:
-            doc = _load_yaml(text) if text is not None else None
+            doc = load_yaml(text) if text is not None else None
         except Exception:
             return {}
         stages = doc.get("stages") if isinstance(doc, dict) else None
@@ -239,11 +230,11 @@ def _add_stage_to_scope(scope: dict[str, Any], config: dict[str, Any]) -> None:
 
 
 def _specs_of_kind(tree, prefix: str, kind: str) -> list[dict[str, Any]]:
-    roots = _spec_roots(tree, prefix)
+    roots = spec_roots(tree, prefix)
     found = []
     for item in tree.traverse():
-        if item.type == "blob" and _is_spec(item.path, roots, prefix):
-            _, doc = _spec_doc(tree, item.path)
+        if item.type == "blob" and is_spec(item.path, roots, prefix):
+            _, doc = spec_doc(tree, item.path)
             if doc and doc.get("kind") == kind:
                 found.append(doc)
     return found
@@ -251,11 +242,11 @@ def _specs_of_kind(tree, prefix: str, kind: str) -> list[dict[str, Any]]:
 
 def _deployment_scope(tree, prefix: str, name: str, verdict: Verdict) -> dict[str, Any]:
     scope = _empty_scope()
-    roots = _spec_roots(tree, prefix)
+    roots = spec_roots(tree, prefix)
     for item in tree.traverse():
-        if item.type != "blob" or not _is_spec(item.path, roots, prefix):
+        if item.type != "blob" or not is_spec(item.path, roots, prefix):
             continue
-        _, doc = _spec_doc(tree, item.path)
+        _, doc = spec_doc(tree, item.path)
         if doc and doc.get("kind") == "Deployment" and str(doc.get("name")) == name:
             _add_to_scope(scope, doc)
             if doc.get("status", "active") == "retired":
@@ -332,7 +323,7 @@ def _check_gate(verdict: Verdict, tree, prefix: str, policy: str) -> None:
 
     name = f"gate {policy}"
     config_path = f"{prefix}{STAGES_DIR}/gate-{policy}.json"
-    text = _blob_text(tree, config_path)
+    text = blob_text(tree, config_path)
     if text is None:
         verdict.add(name, False, f"{config_path} is not committed: run `llmops compile` and commit it")
         return
@@ -364,9 +355,9 @@ def _check_gate(verdict: Verdict, tree, prefix: str, policy: str) -> None:
 
 def _locked_md5(tree, prefix: str) -> dict[str, str]:
     """path -> md5 of every output dvc.lock records (metrics files are outputs of their stage)."""
-    text = _blob_text(tree, prefix + "dvc.lock")
+    text = blob_text(tree, prefix + "dvc.lock")
     try:
-        doc = _load_yaml(text) if text is not None else None
+        doc = load_yaml(text) if text is not None else None
     except Exception:
         doc = None
     found: dict[str, str] = {}

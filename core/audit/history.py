@@ -12,7 +12,6 @@ as `unparseable`, never a crash.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -20,9 +19,14 @@ from datetime import UTC
 from pathlib import PurePosixPath
 from typing import Any
 
+from llmops.audit.tree import (
+    TreeFacts,
+    is_spec,
+    spec_doc,
+    spec_roots,
+)
+
 TRACKED_KINDS = ("FineTune", "Deployment")
-SPEC_SUFFIXES = (".yaml", ".yml")
-PROJECT_FILE = "llmops.yaml"
 
 _MERGE_PR = re.compile(r"^Merge pull request #(\d+) from (\S+)")
 _SQUASH_PR = re.compile(r"\(#(\d+)\)\s*$")
@@ -31,9 +35,6 @@ _TRAILER = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]*)\s*:\s*(.+?)\s*$")
 _PERSON = re.compile(r"^(.*?)\s*<([^>]*)>\s*$")
 APPROVAL_KEYS = ("approved-by", "reviewed-by")
 
-# The figures an audit row shows; the full files stay in git for whoever needs more.
-TUNE_METRICS = ("eval_loss", "eval_perplexity", "train_loss", "steps")
-_SKIP_EVAL = re.compile(r"(_ci_(low|high)|^n)$")
 
 # (owner/repo, pr number) -> the reviews GitHub returns for it.
 ReviewFetcher = Callable[[str, int], list[dict[str, Any]]]
@@ -206,179 +207,6 @@ def landing(repo, commit, github: str | None = None, fetch_reviews: ReviewFetche
     return Landing(pr, style, author, merged_by, approvals, source, revert, notes)
 
 
-def _load_yaml(text: str) -> Any:
-    from ruamel.yaml import YAML
-
-    return YAML(typ="safe", pure=True).load(text)
-
-
-def _blob_text(tree, path: str) -> str | None:
-    try:
-        blob = tree / path
-    except KeyError:
-        return None
-    if blob.type != "blob":
-        return None
-    return blob.data_stream.read().decode("utf-8", "replace")
-
-
-def _spec_doc(tree, path: str) -> tuple[bool, dict | None]:
-    """(exists, document): document is None when the file is missing or does not parse as a mapping
-    with a kind and a name."""
-    text = _blob_text(tree, path)
-    if text is None:
-        return False, None
-    try:
-        doc = _load_yaml(text)
-    except Exception:
-        return True, None
-    if not isinstance(doc, dict) or not isinstance(doc.get("kind"), str) or not doc.get("name"):
-        return True, None
-    return True, doc
-
-
-def _spec_roots(tree, prefix: str) -> list[str]:
-    text = _blob_text(tree, prefix + PROJECT_FILE)
-    roots: Any = None
-    if text is not None:
-        try:
-            doc = _load_yaml(text)
-            roots = ((doc or {}).get("paths") or {}).get("specs") if isinstance(doc, dict) else None
-        except Exception:
-            roots = None
-    if not isinstance(roots, list) or not all(isinstance(r, str) for r in roots):
-        roots = ["specs"]
-    return [prefix + r.rstrip("/") for r in roots]
-
-
-def _metrics_dir(tree, prefix: str) -> str:
-    text = _blob_text(tree, prefix + PROJECT_FILE)
-    try:
-        doc = _load_yaml(text) if text is not None else None
-        value = ((doc or {}).get("paths") or {}).get("metrics") if isinstance(doc, dict) else None
-    except Exception:
-        value = None
-    return prefix + (value.rstrip("/") if isinstance(value, str) and value else "metrics")
-
-
-def _is_spec(path: str, roots: list[str], prefix: str) -> bool:
-    if not path.endswith(SPEC_SUFFIXES) or path == prefix + PROJECT_FILE:
-        return False
-    return any(path == r or path.startswith(r + "/") or PurePosixPath(path).match(r) for r in roots)
-
-
-def _json_blob(tree, path: str) -> Any:
-    text = _blob_text(tree, path)
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
-
-
-def _finetune_of(kind: str | None, doc: dict | None, name: str) -> str | None:
-    if kind == "FineTune":
-        return name
-    if kind == "Deployment" and doc and isinstance(doc.get("model"), dict):
-        value = doc["model"].get("finetune")
-        return value if isinstance(value, str) else None
-    return None
-
-
-class _TreeFacts:
-    """Gate results and metrics of one commit's tree, read once and shared by its rows."""
-
-    def __init__(self, tree, prefix: str, roots: list[str]) -> None:
-        self.tree = tree
-        self.mdir = _metrics_dir(tree, prefix)
-        self.roots = roots
-        self._files: dict[str, Any] | None = None
-        self._policies: dict[str, dict] | None = None
-
-    def files(self) -> dict[str, Any]:
-        if self._files is None:
-            self._files = {}
-            try:
-                folder = self.tree / self.mdir
-            except KeyError:
-                return self._files
-            for item in folder.traverse():
-                if item.type == "blob" and item.name.endswith(".json"):
-                    self._files[item.name[: -len(".json")]] = _json_blob(self.tree, item.path)
-        return self._files
-
-    def policies(self) -> dict[str, dict]:
-        """Policy specs in this tree by name (for `applies_to`); unparseable ones are left out."""
-        if self._policies is None:
-            self._policies = {}
-            for root in self.roots:
-                try:
-                    folder = self.tree / root
-                except KeyError:
-                    continue
-                if folder.type != "tree":
-                    continue
-                for item in folder.traverse():
-                    if item.type == "blob" and item.path.endswith(SPEC_SUFFIXES):
-                        _, doc = _spec_doc(self.tree, item.path)
-                        if doc and doc.get("kind") == "Policy":
-                            self._policies[str(doc["name"])] = doc
-        return self._policies
-
-    def gate(self, kind: str | None, name: str, doc: dict | None) -> dict[str, str]:
-        result: dict[str, str] = {}
-        for key, record in sorted(self.files().items()):
-            if not key.startswith("gate-"):
-                continue
-            policy = key[len("gate-") :]
-            if not self._applies(policy, kind, name, doc):
-                continue
-            if isinstance(record, dict) and isinstance(record.get("passed"), bool):
-                result[policy] = "passed" if record["passed"] else "failed"
-            else:
-                result[policy] = "unreadable"
-        return result
-
-    def _applies(self, policy: str, kind: str | None, name: str, doc: dict | None) -> bool:
-        if kind == "Deployment" and doc and policy in (doc.get("policies") or []):
-            return True
-        spec = self.policies().get(policy)
-        applies = spec.get("applies_to") if spec else None
-        if not isinstance(applies, dict) or not any(applies.values()):
-            return True  # unknown or unrestricted policies are shown: better too much than too little
-        if kind == "FineTune":
-            return name in (applies.get("finetunes") or [])
-        if kind == "Deployment":
-            env = doc.get("environment") if doc else None
-            return name in (applies.get("deployments") or []) or env in (applies.get("environments") or [])
-        return False
-
-    def metrics(self, kind: str | None, name: str, doc: dict | None) -> dict[str, Any]:
-        finetune = _finetune_of(kind, doc, name)
-        if finetune is None:
-            return {}
-        files = self.files()
-        found: dict[str, Any] = {}
-        tune = files.get(f"tune-{finetune}")
-        if isinstance(tune, dict):
-            for key in TUNE_METRICS:
-                if key in tune:
-                    found[f"tune.{key}"] = tune[key]
-        label = f"finetune:{finetune}"
-        for key, record in sorted(files.items()):
-            if not key.startswith("eval-") or not isinstance(record, dict):
-                continue
-            scores = (record.get("models") or {}).get(label)
-            if not isinstance(scores, dict):
-                continue
-            suite = key[len("eval-") :]
-            for metric, value in sorted(scores.items()):
-                if isinstance(value, int | float) and not _SKIP_EVAL.search(metric):
-                    found[f"{suite}.{metric}"] = value
-        return found
-
-
 def walk(
     repo,
     branch: str = "main",
@@ -396,40 +224,40 @@ def walk(
     pr_cache: dict[str, Landing] = {}
     for commit in repo.iter_commits(branch, first_parent=True, reverse=True):
         parent = commit.parents[0] if commit.parents else None
-        roots = _spec_roots(commit.tree, prefix)
-        old_roots = _spec_roots(parent.tree, prefix) if parent else []
+        roots = spec_roots(commit.tree, prefix)
+        old_roots = spec_roots(parent.tree, prefix) if parent else []
         if parent is None:
             paths = {
                 item.path: None
                 for item in commit.tree.traverse()
-                if item.type == "blob" and _is_spec(item.path, roots, prefix)
+                if item.type == "blob" and is_spec(item.path, roots, prefix)
             }
         else:
             paths = {}
             for diff in parent.diff(commit):
                 for path in (diff.a_path, diff.b_path):
-                    if path and (_is_spec(path, roots, prefix) or _is_spec(path, old_roots, prefix)):
+                    if path and (is_spec(path, roots, prefix) or is_spec(path, old_roots, prefix)):
                         paths[path] = None
         if not paths:
             continue
         old: dict[tuple[str | None, str], tuple[str, dict | None]] = {}
         new: dict[tuple[str | None, str], tuple[str, dict | None]] = {}
         for path in sorted(paths):
-            if parent is not None and _is_spec(path, old_roots, prefix):
-                exists, doc = _spec_doc(parent.tree, path)
+            if parent is not None and is_spec(path, old_roots, prefix):
+                exists, doc = spec_doc(parent.tree, path)
                 if exists:
                     key = (doc["kind"], str(doc["name"])) if doc else known.get(path)
                     if key is not None:
                         old[key] = (path, doc)
-            if _is_spec(path, roots, prefix):
-                exists, doc = _spec_doc(commit.tree, path)
+            if is_spec(path, roots, prefix):
+                exists, doc = spec_doc(commit.tree, path)
                 if exists:
                     key = (doc["kind"], str(doc["name"])) if doc else known.get(path)
                     if key is None:
                         key = (None, PurePosixPath(path).stem)
                     new[key] = (path, doc)
                     known[path] = key
-        facts: _TreeFacts | None = None
+        facts: TreeFacts | None = None
         info: Landing | None = None
         for key in sorted(set(old) | set(new), key=lambda k: (k[0] or "", k[1])):
             kind, name = key
@@ -458,7 +286,7 @@ def walk(
             if info is None:
                 info = pr_cache.setdefault(commit.hexsha, landing(repo, commit, github, fetch_reviews))
             if facts is None:
-                facts = _TreeFacts(commit.tree, prefix, roots)
+                facts = TreeFacts(commit.tree, prefix, roots)
             parseable = after is None or after[1] is not None
             current = doc if parseable else (before[1] if before else None)
             status = None
