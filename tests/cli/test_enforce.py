@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import git
@@ -63,7 +62,6 @@ class Repo:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.repo = git.Repo.init(root, initial_branch="main")
-        self.day = 0
 
     def write(self, files: dict[str, str]) -> None:
         for rel, text in files.items():
@@ -97,17 +95,10 @@ class Repo:
         self.write(result.files)
 
     def commit(self, message: str, *, author=CAROL, committer=None, parents=None, head=True) -> git.Commit:
+        """Everything in the working tree, committed (enforcement reads no dates)."""
         self.repo.git.add("-A")
-        self.day += 1
-        when = datetime(2026, 2, self.day, 9, 0, tzinfo=UTC)
         return self.repo.index.commit(
-            message,
-            author=author,
-            committer=committer or author,
-            author_date=when,
-            commit_date=when,
-            parent_commits=parents,
-            head=head,
+            message, author=author, committer=committer or author, parent_commits=parents, head=head
         )
 
     def pull_request(self, number: int, files: dict[str, str], trailers: list[str], *, rouge=0.31) -> str:

@@ -89,3 +89,18 @@ def test_the_audit_keeps_a_retired_finetune(tmp_path, capsys):
     (summary,) = report["specs"]
     assert summary["state"] == "retired" and summary["retired_at"]
     assert "tune-old" not in (root / "dvc.yaml").read_text()
+
+
+def test_retiring_a_deployment_removes_its_kubernetes_manifest(tmp_path, capsys):
+    prod = "specs/prod.yaml"
+    root = write(tmp_path, extra={prod: FILES[prod] + "kubernetes: {enabled: true, namespace: llm}\n"})
+    assert main(["compile", "-C", str(root)]) == 0
+    manifest = root / "deploy/prod/inferenceservice.yaml"
+    assert manifest.is_file()
+    (root / prod).write_text((root / prod).read_text() + "status: retired\n")
+    capsys.readouterr()
+    assert main(["compile", "--check", "-C", str(root)]) == 1
+    assert "no longer generated: deploy/prod/inferenceservice.yaml" in capsys.readouterr().err
+    assert main(["compile", "-C", str(root)]) == 0
+    assert not manifest.exists() and not manifest.parent.exists()
+    assert (root / "deploy").is_dir()  # only the retired deployment's own folder goes
