@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from llmops.compiler.emit.dvc import emit_dvc
 from llmops.compiler.gcpause import paused_gc
 from llmops.compiler.graph import StageGraph, build_graph
-from llmops.compiler.load import ParsedProject
+from llmops.compiler.parse import ParsedProject
 from llmops.compiler.resolve import Index, resolve
 from llmops.compiler.stages import build_stages
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from llmops.compiler.yamlsource import SourceDoc
+from llmops.compiler.read_yaml import SourceDoc
 from llmops.errors import Diagnostic
 
 

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from llmops.compiler.diagnose import suggest
-from llmops.compiler.load import ParsedProject, SpecFile
-from llmops.compiler.spec.common import ModelRef
+from llmops.compiler.parse import ParsedProject, SpecFile
+from llmops.compiler.kinds.common import ModelRef
 from llmops.errors import Diagnostic, SpecError
 
 Loc = tuple[str | int, ...]

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import Field, TypeAdapter
 
 from llmops.compiler.emit.header import HEADER_TEXT
-from llmops.compiler.spec import Dataset, Deployment, EvalSuite, FineTune, Policy, Project, Prompt
+from llmops.compiler.kinds import Dataset, Deployment, EvalSuite, FineTune, Policy, Project, Prompt
 
 AnySpec = Annotated[
     Project | Dataset | Prompt | FineTune | EvalSuite | Policy | Deployment, Field(discriminator="kind")

@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmops.compiler.load import SpecFile
+from llmops.compiler.parse import SpecFile
 from llmops.compiler.plotdefs import EVAL_PLOTS, plot_definitions
 from llmops.compiler.resolve import Index
-from llmops.compiler.spec.common import ModelRef, Resources
-from llmops.compiler.spec.finetune import Sweep
+from llmops.compiler.kinds.common import ModelRef, Resources
+from llmops.compiler.kinds.finetune import Sweep
 from llmops.compiler.stages_ops import OperationsStages
 from llmops.runners.versions import RUNNER_VERSIONS
 

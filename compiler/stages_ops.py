@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from llmops.compiler.load import SpecFile
+    from llmops.compiler.parse import SpecFile
     from llmops.compiler.stages import Stage
 
 

@@ -2,7 +2,7 @@
 
 Shared by the data stage (the `pii-redact` cleaning step and the `max_pii` expectation), the
 serving gateway and the model review, so it depends on nothing but the standard library and
-nothing in `llmops.runners.dataset`. The patterns and their validators live in `pii_patterns`.
+nothing in `llmops.runners.data`. The patterns and their validators live in `pii_patterns`.
 
 Every match is replaced by a typed placeholder (`[EMAIL]`, `[CARD]`, ...) rather than deleted, so
 a model trained on redacted text still sees that something was there and a reviewer can tell

@@ -10,11 +10,11 @@ from typing import Any, Protocol
 from llmops.errors import UsageError
 
 RUNNERS: dict[str, str] = {
-    "data": "llmops.runners.dataset.run",
+    "data": "llmops.runners.data.run",
     "prompt": "llmops.runners.prompt.run",
     "base": "llmops.runners.base.run",
     "tune": "llmops.runners.tune.run",
-    "eval": "llmops.runners.evaluation.run",
+    "eval": "llmops.runners.eval.run",
     "select": "llmops.runners.select.run",
     "review": "llmops.runners.review.run",
     "gate": "llmops.runners.gate.run",

@@ -125,7 +125,7 @@ def prompt_fields():
     (the `qa` prompt, "Question: {{ text }}\\nAnswer:\\n", overridden by `fields`)."""
 
     def make(**fields: object) -> dict:
-        from llmops.compiler.spec.prompt import Prompt
+        from llmops.compiler.kinds.prompt import Prompt
         from llmops.compiler.stages import _result_fields
 
         spec = {

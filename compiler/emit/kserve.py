@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from llmops.compiler.emit.header import yaml_header
-from llmops.compiler.load import SpecFile
+from llmops.compiler.parse import SpecFile
 
 API_VERSION = "serving.kserve.io/v1beta1"
 DEFAULT_PVC = "llmops-models"

@@ -40,7 +40,7 @@ import llmops
 from llmops.compiler.emit.header import yaml_header
 from llmops.compiler.graph import StageGraph
 from llmops.compiler.resolve import Index
-from llmops.compiler.spec.project import Project
+from llmops.compiler.kinds.project import Project
 from llmops.compiler.stages import Stage
 
 PR_WORKFLOW = ".github/workflows/llmops-pr.yml"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmops.compiler.spec.prompt import GoldenTest
+from llmops.compiler.kinds.prompt import GoldenTest
 from llmops.errors import CheckFailed
 from llmops.runners.prompt.render import PromptTemplate, Rendered
 from llmops.runners.prompt.sandbox import PromptError

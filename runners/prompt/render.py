@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from llmops.compiler.spec.prompt import Prompt
+from llmops.compiler.kinds.prompt import Prompt
 from llmops.runners.prompt import chat
 from llmops.runners.prompt.limits import DEFAULT_MAX_CHARS, DEFAULT_TIMEOUT_S
 from llmops.runners.prompt.sandbox import PromptError, SandboxedTemplate, TemplateSource

@@ -70,7 +70,7 @@ def review_spec(spec: dict[str, Any], stage: str) -> dict[str, Any]:
     """The Policy's `review` block with its defaults (a bare review block is accepted too)."""
     from pydantic import ValidationError
 
-    from llmops.compiler.spec.policy import Review
+    from llmops.compiler.kinds.policy import Review
 
     raw = spec.get("review") if "kind" in spec or "review" in spec else spec
     try:
@@ -210,7 +210,7 @@ def redacted(review: dict[str, Any]) -> dict[str, Any]:
 
 def load_transformers(folder: str, root: Path) -> Generate:
     """Greedy generation with the tuned model (an adapter comes back merged into its base)."""
-    from llmops.runners.evaluation.generate import generate_transformers
+    from llmops.runners.eval.generate import generate_transformers
     from llmops.runners.tune.loading import load_causal_lm, load_tokenizer, resolve_location
 
     name, revision = resolve_location({"path": folder}, root)

@@ -18,7 +18,7 @@ import time
 import yaml
 
 from llmops.compiler.compile import compile_project
-from llmops.compiler.load import parse_project_file, parse_specs
+from llmops.compiler.parse import parse_project_file, parse_specs
 
 PROJECT = "kind: Project\nname: bench\n"
 

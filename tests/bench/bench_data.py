@@ -142,11 +142,11 @@ def _near(text: str, rng: random.Random) -> str:
 
 
 def run_llmops(data: Path, out: Path) -> dict[str, int]:
-    from llmops.compiler.spec.dataset import Dataset, DedupExact, DedupNear, Normalize
-    from llmops.runners.dataset.clean import StepCount, clean
-    from llmops.runners.dataset.neardup import near_dedup
-    from llmops.runners.dataset.sources import read_sources
-    from llmops.runners.dataset.text import canonical
+    from llmops.compiler.kinds.dataset import Dataset, DedupExact, DedupNear, Normalize
+    from llmops.runners.data.clean import StepCount, clean
+    from llmops.runners.data.neardup import near_dedup
+    from llmops.runners.data.sources import read_sources
+    from llmops.runners.data.text import canonical
 
     spec = Dataset.model_validate(
         {"kind": "Dataset", "name": "bench", "sources": [{"path": data.name, "format": "jsonl"}]}

@@ -4,7 +4,7 @@
         [--engines transformers,vllm]
 
 Builds a Llama from a config (the bench_train sizes), a dataset of support-like questions and
-answers, and runs the real eval stage (`llmops.runners.evaluation.run`) with ROUGE, BLEU, chrF,
+answers, and runs the real eval stage (`llmops.runners.eval.run`) with ROUGE, BLEU, chrF,
 exact match and perplexity and 1,000 bootstrap resamples. It prints examples/s (generation +
 scoring) and the scoring share the stage records, once in a fresh state (paying `import
 evaluate` and module loading) and once warm. With `--engines transformers,vllm` on a CUDA
@@ -83,7 +83,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--engines", default="transformers")
     args = parser.parse_args(argv)
-    from llmops.runners.evaluation.run import run
+    from llmops.runners.eval.run import run
 
     results = {}
     with tempfile.TemporaryDirectory(prefix="llmops-bench-eval-") as tmp:

@@ -14,7 +14,7 @@ import pytest
 from llmops.audit import codeowners, enforce
 from llmops.cli.main import main
 from llmops.compiler.compile import compile_project
-from llmops.compiler.load import load_project
+from llmops.compiler.parse import load_project
 
 PROJECT = """kind: Project
 name: demo

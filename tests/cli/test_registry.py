@@ -10,7 +10,7 @@ from pathlib import Path
 import git
 import pytest
 
-from llmops.audit import registry
+from llmops.audit import tags as registry
 from llmops.cli.main import main
 
 # GTO's own tag grammar (gto/constants.py, GTO 1.x), kept verbatim so a change on our side that

@@ -10,12 +10,12 @@ import pytest
 import yaml
 
 from llmops.compiler.compile import plan_graph
-from llmops.compiler.load import load_project
+from llmops.compiler.parse import load_project
 from llmops.compiler.schema import spec_schema
 
 REPO = Path(__file__).resolve().parents[2]
 INVALID_ON_PURPOSE = {"broken", "cycle"}
-PROJECTS = [REPO, REPO / "core" / "cli" / "starter-project"] + sorted(
+PROJECTS = [REPO, REPO / "llmops" / "cli" / "starter-project"] + sorted(
     p for p in (REPO / "tests" / "fixtures" / "projects").iterdir() if p.name not in INVALID_ON_PURPOSE
 )
 

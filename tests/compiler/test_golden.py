@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from llmops.compiler.compile import compile_project
-from llmops.compiler.load import load_project
+from llmops.compiler.parse import load_project
 from llmops.compiler.schema import SCHEMA_PATH
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "projects"

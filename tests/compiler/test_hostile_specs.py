@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmops.compiler.compile import compile_project
-from llmops.compiler.load import parse_project_file, parse_specs
+from llmops.compiler.parse import parse_project_file, parse_specs
 from llmops.errors import LlmopsError
 
 FULL = Path(__file__).resolve().parents[1] / "fixtures" / "projects" / "full"

@@ -14,7 +14,7 @@ import yaml
 
 from llmops.compiler.compile import compile_project
 from llmops.compiler.emit.header import HEADER_TEXT
-from llmops.compiler.load import load_project
+from llmops.compiler.parse import load_project
 
 SCHEMA_FILE = (
     Path(__file__).resolve().parents[1] / "fixtures" / "kserve" / "inferenceservice-v1beta1.schema.json"

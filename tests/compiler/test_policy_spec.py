@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from llmops.compiler.spec.policy import Rule
+from llmops.compiler.kinds.policy import Rule
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from llmops.compiler.compile import compile_project, plan_graph
-from llmops.compiler.load import parse_project_file, parse_specs
-from llmops.compiler.spec.finetune import SWEEP_MAX_TRIALS, sweep_label
+from llmops.compiler.parse import parse_project_file, parse_specs
+from llmops.compiler.kinds.finetune import SWEEP_MAX_TRIALS, sweep_label
 from llmops.compiler.stages import _axis_keys
 from llmops.errors import SpecError
 

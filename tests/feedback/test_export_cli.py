@@ -129,8 +129,8 @@ def test_add_to_keeps_the_spec_and_the_pipeline_valid(project: Path, store, caps
 
 def test_exported_file_reads_through_the_data_stage(project: Path, store) -> None:
     from llmops.compiler.compile import plan_graph
-    from llmops.compiler.load import load_project
-    from llmops.runners.dataset.sources import read_sources
+    from llmops.compiler.parse import load_project
+    from llmops.runners.data.sources import read_sources
 
     _fill(store)
     assert _export(project, "--add-to", "support", "--license", "apache-2.0") == 0

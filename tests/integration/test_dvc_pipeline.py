@@ -222,7 +222,7 @@ def _sweep_project(root: Path, finetune: str = SWEEP_FINETUNE) -> Path:
 def _trials(root: Path) -> list[str]:
     """The compiler's trial names, in sweep order."""
     from llmops.compiler.compile import plan_graph
-    from llmops.compiler.load import load_project
+    from llmops.compiler.parse import load_project
 
     _, graph = plan_graph(load_project(root))
     trials = [s for s in graph.order if s.matrix]

@@ -21,7 +21,7 @@ import yaml
 from llmops.compiler.compile import Compiled, compile_project
 from llmops.compiler.emit.workflows import MAIN_WORKFLOW, MONITOR_WORKFLOW, PR_WORKFLOW, emit_workflows
 from llmops.compiler.emit.workflows import job_id as job_of
-from llmops.compiler.load import load_project
+from llmops.compiler.parse import load_project
 
 REMOTE_ADD = 'dvc remote add --local --force --default "$DVC_REMOTE_NAME" "$DVC_REMOTE_URL"'
 CHECKOUT = re.compile(r"^actions/checkout@[0-9a-f]{40}$")

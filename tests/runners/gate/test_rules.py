@@ -73,7 +73,7 @@ def verdicts(results: list[dict[str, Any]]) -> dict[str, bool]:
 
 
 def test_ref_label_matches_model_ref_label():
-    from llmops.compiler.spec.common import ModelRef
+    from llmops.compiler.kinds.common import ModelRef
 
     for ref in (
         {"finetune": "a"},

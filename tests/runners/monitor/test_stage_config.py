@@ -10,7 +10,7 @@ FULL = Path(__file__).resolve().parents[2] / "fixtures" / "projects" / "full"
 
 def _config(tmp_path: Path) -> dict:
     from llmops.compiler.compile import plan_graph
-    from llmops.compiler.load import load_project
+    from llmops.compiler.parse import load_project
 
     _, graph = plan_graph(load_project(tmp_path))
     return graph.stage("monitor-prod").config

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmops.compiler.spec.prompt import GoldenTest
+from llmops.compiler.kinds.prompt import GoldenTest
 from llmops.runners.prompt.golden import run_golden
 from llmops.runners.prompt.render import PromptTemplate
 from llmops.runners.prompt.sandbox import PromptError

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from llmops.compiler.compile import compile_project
-from llmops.compiler.load import load_project
+from llmops.compiler.parse import load_project
 from llmops.errors import StageFailed
 from llmops.runners.prompt.run import run
 from llmops.runners.prompt.sandbox import PromptError

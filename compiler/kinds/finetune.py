@@ -1,0 +1,263 @@
+"""FineTune: a base model, a PEFT method, hyperparameters, an optional sweep, resources."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, PlainValidator, ValidationError, WithJsonSchema, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from llmops.compiler.kinds.common import HubId, Name, RelPath, Resources, Revision, SpecBase, SpecModel
+
+
+class BuildBase(SpecModel):
+    """A small model built from a config, with a tokenizer trained on a Dataset (tests, CPU)."""
+
+    architecture: Literal["llama"] = "llama"
+    config: dict[str, int | float | str | bool] = Field(default_factory=dict)
+    tokenizer_dataset: Name
+    vocab_size: int = Field(default=512, ge=64, le=262_144)
+    pretrain_steps: int = Field(
+        default=0, ge=0, description="Causal-LM steps on the tokenizer dataset's text before tuning."
+    )
+    pretrain_lr: float = Field(default=3e-3, gt=0, lt=1)
+    pretrain_batch_size: int = Field(default=16, ge=1)
+    max_length: int = Field(default=128, ge=8, description="Context length of the built model's pretraining.")
+    text_columns: list[str] = Field(
+        default_factory=lambda: ["text", "answer"],
+        description="Columns of the tokenizer dataset whose text trains the tokenizer and the base model.",
+    )
+
+
+class BaseModelSpec(SpecModel):
+    hub: HubId | None = None
+    revision: Revision | None = None
+    allow_unpinned: bool = False
+    path: RelPath | None = None
+    build: BuildBase | None = None
+    finetune: Name | None = Field(default=None, description="Continue from another FineTune.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BaseModelSpec:
+        given = [k for k in ("hub", "path", "build", "finetune") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("name exactly one of hub, path, build or finetune")
+        if self.hub and not self.revision and not self.allow_unpinned:
+            raise ValueError("a hub model needs a pinned revision (or allow_unpinned: true)")
+        return self
+
+
+class Method(SpecModel):
+    type: Literal["lora", "qlora", "prompt-tuning", "full"] = "lora"
+    r: int = Field(default=8, ge=1, le=1024)
+    alpha: float = Field(default=16, gt=0)
+    dropout: float = Field(default=0.05, ge=0, lt=1)
+    target_modules: list[str] | Literal["all-linear"] = "all-linear"
+    num_virtual_tokens: int = Field(default=16, ge=1, le=1024)
+    prompt_tuning_init_text: str | None = Field(
+        default=None, description="Initialise prompt-tuning vectors from this text instead of at random."
+    )
+    merge: bool = Field(default=False, description="Also save the merged model.")
+
+
+class Training(SpecModel):
+    epochs: float = Field(default=1, gt=0)
+    max_steps: int | None = Field(default=None, ge=1)
+    lr: float = Field(default=2e-4, gt=0, lt=1)
+    scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "linear"
+    warmup_ratio: float = Field(default=0.0, ge=0, lt=1)
+    batch_size: int = Field(default=8, ge=1)
+    grad_accum: int = Field(default=1, ge=1)
+    max_length: int = Field(default=512, ge=8)
+    packing: bool = False
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
+    gradient_checkpointing: bool = False
+    completion_only_loss: bool = True
+    seed: int | None = Field(default=None, ge=0)
+    eval_steps: int | None = Field(default=None, ge=1)
+    save_steps: int | None = Field(default=None, ge=1)
+    logging_steps: int = Field(default=10, ge=1)
+    weight_decay: float = Field(default=0.0, ge=0, lt=1)
+    max_grad_norm: float = Field(default=1.0, ge=0)
+
+
+_SWEEP_PATH = re.compile(r"^(training|method)\.[a-z_]{1,64}$")
+_SWEEP_TEXT = r"^[A-Za-z0-9_.+-]{1,64}$"
+SWEEP_MAX_TRIALS = 256
+SWEEP_MAX_KEY = 128
+SweepScalar = bool | int | float | str
+
+
+def _sweep_path_problem(path: str) -> str | None:
+    """Why `path` is not `training.<field>` or `method.<field>` naming a real field, or None."""
+    if not _SWEEP_PATH.match(path):
+        return f"'{path}' is not training.<field> or method.<field>"
+    section, field = path.split(".", 1)
+    fields = (Training if section == "training" else Method).model_fields
+    if field in fields:
+        return None
+    from llmops.compiler.diagnose import suggest
+
+    hint = suggest(field, fields)
+    hint = hint.replace("'", f"'{section}.", 1) if hint else f"its fields: {', '.join(sorted(fields))}"
+    return f"{section} has no field '{field}' ({hint})"
+
+
+def _sweep_value(value: Any) -> SweepScalar:
+    """A scalar that is safe in a stage name, a file name and a shell word."""
+    if isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("a sweep value must be a finite number")
+        return value
+    if isinstance(value, str) and re.match(_SWEEP_TEXT, value):
+        return value
+    raise ValueError("a sweep value is a number, true/false, or 1-64 letters, digits, '_', '.', '+' and '-'")
+
+
+ParamPath = Annotated[str, WithJsonSchema({"type": "string", "pattern": _SWEEP_PATH.pattern})]
+SweepValue = Annotated[
+    SweepScalar,
+    PlainValidator(_sweep_value),
+    WithJsonSchema(
+        {"anyOf": [{"type": "boolean"}, {"type": "number"}, {"type": "string", "pattern": _SWEEP_TEXT}]}
+    ),
+]
+
+
+def sweep_label(value: SweepScalar) -> str:
+    """How DVC writes a matrix value into a stage name: `true`/`false`, else `str()`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class Sweep(SpecModel):
+    """A grid of hyperparameters: one trial per combination, then the best by `metric` wins.
+
+    Trials are the cartesian product of the values in the order written, named the way DVC names
+    `matrix` stages: each value as text, joined by '-'.
+    """
+
+    parameters: dict[ParamPath, Annotated[list[SweepValue], Field(min_length=1)]] = Field(
+        min_length=1, description="`training.<field>` or `method.<field>` -> the values to try."
+    )
+    metric: str = Field(
+        default="eval_loss",
+        pattern=r"^[A-Za-z0-9_./-]{1,128}$",
+        description="Key in each trial's metrics file (a dotted path for nested ones).",
+    )
+    goal: Literal["minimize", "maximize"] = "minimize"
+
+    def trials(self) -> list[tuple[str, dict[str, SweepScalar]]]:
+        """(name suffix, {path: value}) for every combination, in DVC's matrix order."""
+        paths = list(self.parameters)
+        return [
+            ("-".join(sweep_label(v) for v in combo), dict(zip(paths, combo, strict=True)))
+            for combo in itertools.product(*self.parameters.values())
+        ]
+
+    @staticmethod
+    def apply(finetune: Any, params: dict[str, SweepScalar]) -> Any:
+        """The FineTune with one trial's values in training/method and no sweep of its own."""
+        changed: dict[str, dict[str, Any]] = {}
+        for path, value in params.items():
+            section, field = path.split(".", 1)
+            changed.setdefault(section, {})[field] = value
+        update: dict[str, Any] = {"sweep": None}
+        for section, values in changed.items():
+            model = getattr(finetune, section)
+            update[section] = type(model).model_validate({**model.model_dump(), **values})
+        return finetune.model_copy(update=update)
+
+    @model_validator(mode="after")
+    def _grid(self) -> Sweep:
+        errors: list[InitErrorDetails] = []
+        for path, values in self.parameters.items():
+            problem = _sweep_path_problem(path)
+            if problem:
+                errors.append(_error(("parameters", path), path, problem))
+            seen: dict[str, int] = {}
+            for i, value in enumerate(values):
+                label = sweep_label(value)
+                if label in seen:
+                    errors.append(_error(("parameters", path, i), value, f"'{label}' is listed twice"))
+                seen.setdefault(label, i)
+        count = math.prod(len(v) for v in self.parameters.values())
+        if not errors and count > SWEEP_MAX_TRIALS:
+            message = f"{count} combinations; a sweep runs at most {SWEEP_MAX_TRIALS} trials"
+            errors.append(_error(("parameters",), None, message))
+        if not errors:
+            keys: dict[str, int] = {}
+            for key, _ in self.trials():
+                keys[key] = keys.get(key, 0) + 1
+                if len(key) > SWEEP_MAX_KEY:
+                    message = f"trial name '{key[:40]}...' is longer than {SWEEP_MAX_KEY} characters"
+                    errors.append(_error(("parameters",), None, message))
+                    break
+            clashes = sorted(k for k, n in keys.items() if n > 1)
+            if clashes:
+                message = f"two trials would both be named '{clashes[0]}'; use values without '-'"
+                errors.append(_error(("parameters",), None, message))
+        if errors:
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
+        return self
+
+
+def _error(loc: tuple[str | int, ...], value: Any, message: str) -> InitErrorDetails:
+    return InitErrorDetails(
+        type=PydanticCustomError("sweep", message),
+        loc=loc,
+        input=value,  # type: ignore[arg-type]
+    )
+
+
+class FineTune(SpecBase):
+    kind: Literal["FineTune"]
+    base_model: BaseModelSpec
+    dataset: Name
+    prompt: Name
+    method: Method = Field(default_factory=Method)
+    training: Training = Field(default_factory=Training)
+    sweep: Sweep | None = None
+    resources: Resources = Field(default_factory=Resources)
+    status: Literal["active", "retired"] = Field(
+        default="active",
+        description="retired: no longer built or trained (its stages leave the pipeline); "
+        "the spec stays in git so the audit keeps its record.",
+    )
+
+    @model_validator(mode="after")
+    def _sweep_values(self) -> FineTune:
+        """Each swept value must be valid for its field, alone and in every combination."""
+        if not self.sweep:
+            return self
+        errors: list[InitErrorDetails] = []
+        for path, values in self.sweep.parameters.items():
+            for i, value in enumerate(values):
+                try:
+                    Sweep.apply(self, {path: value})
+                except ValidationError as exc:
+                    message = f"{value!r} is not a valid {path}: {_first_message(exc)}"
+                    errors.append(_error(("sweep", "parameters", path, i), value, message))
+        if not errors and len(self.sweep.parameters) > 1:
+            for key, params in self.sweep.trials():
+                try:
+                    Sweep.apply(self, params)
+                except ValidationError as exc:
+                    message = f"trial {key} is not valid: {_first_message(exc, where=True)}"
+                    errors.append(_error(("sweep", "parameters"), None, message))
+                    break
+        if errors:
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
+        return self
+
+
+def _first_message(exc: ValidationError, *, where: bool = False) -> str:
+    first = exc.errors(include_url=False)[0]
+    field = ".".join(str(part) for part in first["loc"]) if where else ""
+    return (f"{field}: " if field else "") + str(first["msg"]).removeprefix("Value error, ")

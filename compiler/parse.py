@@ -1,0 +1,184 @@
+"""Parse: project sources ({relative path: text}) -> validated spec models.
+
+Reading files is the caller's job (`read_sources`, or git for `plan --base`), so that parsing
+is a pure function that reports every problem in every file in one pass.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from llmops.compiler.diagnose import from_validation_error, suggest
+from llmops.compiler.gcpause import paused_gc
+from llmops.compiler.kinds import ALL_KINDS, SPEC_KINDS, Project
+from llmops.compiler.read_yaml import SourceDoc, load_text
+from llmops.errors import Diagnostic, SpecError, UsageError
+
+PROJECT_FILE = "llmops.yaml"
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class SpecFile:
+    """A validated spec and the YAML it came from (for positions in later errors)."""
+
+    spec: Any
+    doc: SourceDoc
+
+    @property
+    def kind(self) -> str:
+        return str(self.spec.kind)
+
+    @property
+    def name(self) -> str:
+        return str(self.spec.name)
+
+    @property
+    def path(self) -> str:
+        return self.doc.path
+
+    def at(self, *loc: str | int, message: str, field: str = "", hint: str = "") -> Diagnostic:
+        line, col = self.doc.position(loc)
+        label = field or ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in loc)
+        return Diagnostic(self.path, line, col, label.replace(".[", "["), message, hint)
+
+
+@dataclass(frozen=True)
+class ParsedProject:
+    """Valid specs, plus what went wrong elsewhere: resolving reports both in one pass."""
+
+    project: Project
+    project_file: SpecFile
+    specs: tuple[SpecFile, ...]
+    errors: tuple[Diagnostic, ...] = ()
+    broken: frozenset[tuple[str, str]] = frozenset()
+
+
+def spec_paths(project: Project, all_paths: list[str]) -> list[str]:
+    """The spec files among all of a tree's files, in a stable order."""
+    found = []
+    for path in all_paths:
+        if not path.endswith(SPEC_SUFFIXES) or path == PROJECT_FILE:
+            continue
+        for root in project.paths.specs:
+            root = root.rstrip("/")
+            if fnmatch.fnmatchcase(path, root) or path.startswith(root + "/"):
+                found.append(path)
+                break
+    return sorted(found)
+
+
+def parse_project_file(text: str) -> tuple[SpecFile | None, list[Diagnostic]]:
+    doc, errors = load_text(PROJECT_FILE, text)
+    if doc is None:
+        return None, errors
+    spec, more = _validate(doc, expect_project=True)
+    return (SpecFile(spec, doc) if spec is not None else None), errors + more
+
+
+def parse_specs(
+    project_file: SpecFile, sources: dict[str, str], unreadable: tuple[Diagnostic, ...] = ()
+) -> ParsedProject:
+    """Validate every spec, keeping going after a bad one so one run reports everything.
+
+    Names of specs that failed validation are kept in `broken`, so references to them are
+    not reported a second time as unknown.
+    """
+    with paused_gc():
+        return _parse_all(project_file, sources, unreadable)
+
+
+def _parse_all(
+    project_file: SpecFile, sources: dict[str, str], unreadable: tuple[Diagnostic, ...]
+) -> ParsedProject:
+    errors: list[Diagnostic] = list(unreadable)
+    specs: list[SpecFile] = []
+    broken: set[tuple[str, str]] = set()
+    for path in sorted(sources):
+        doc, problems = load_text(path, sources[path])
+        errors.extend(problems)
+        if doc is None:
+            continue
+        if problems and not isinstance(doc.data, dict):
+            continue  # already reported; there is nothing to validate
+        spec, more = _validate(doc, expect_project=False)
+        errors.extend(more)
+        if spec is not None and not problems:
+            specs.append(SpecFile(spec, doc))
+        elif isinstance(doc.data.get("kind"), str) and isinstance(doc.data.get("name"), str):
+            broken.add((doc.data["kind"], doc.data["name"]))
+    return ParsedProject(project_file.spec, project_file, tuple(specs), tuple(errors), frozenset(broken))
+
+
+def _validate(doc: SourceDoc, *, expect_project: bool) -> tuple[BaseModel | None, list[Diagnostic]]:
+    if not isinstance(doc.data, dict):
+        return None, [
+            Diagnostic(doc.path, 1, 1, "", "expected a mapping with kind, name and the kind's fields")
+        ]
+    kind = doc.data.get("kind")
+    line, col = doc.position(("kind",))
+    kinds = ["Project"] if expect_project else sorted(SPEC_KINDS)
+    if kind is None:
+        hint = "add `kind: Project`" if expect_project else f"one of {', '.join(kinds)}"
+        return None, [Diagnostic(doc.path, 1, 1, "kind", "field required", hint)]
+    if kind not in kinds:
+        if expect_project:
+            msg, hint = f"llmops.yaml must be kind Project, not '{kind}'", ""
+        elif kind == "Project":
+            msg, hint = "a Project spec belongs in llmops.yaml at the project root", ""
+        else:
+            msg = f"unknown kind '{kind}'"
+            hint = suggest(str(kind), ALL_KINDS) or f"one of {', '.join(kinds)}"
+        return None, [Diagnostic(doc.path, line, col, "kind", msg, hint)]
+    model = ALL_KINDS[kind]
+    try:
+        return model.model_validate(doc.data), []
+    except ValidationError as exc:
+        return None, from_validation_error(doc, model, exc)
+
+
+def read_sources(root: Path) -> tuple[SpecFile, dict[str, str], tuple[Diagnostic, ...]]:
+    """I/O edge: read llmops.yaml and every spec file under the project's spec folders."""
+    project_path = root / PROJECT_FILE
+    if not project_path.is_file():
+        raise UsageError(f"{project_path}: no llmops.yaml here; run `llmops init DIR` to start one")
+    project_file, errors = parse_project_file(_read(project_path, PROJECT_FILE))
+    if project_file is None or errors:
+        raise SpecError(errors)
+    all_paths = []
+    for spec_root in project_file.spec.paths.specs:
+        base = root / spec_root
+        if base.is_file():
+            all_paths.append(spec_root)
+        elif base.is_dir():
+            all_paths.extend(p.relative_to(root).as_posix() for p in base.rglob("*") if p.is_file())
+        else:
+            line, col = project_file.doc.position(("paths", "specs"))
+            raise SpecError(
+                [Diagnostic(PROJECT_FILE, line, col, "paths.specs", f"'{spec_root}' does not exist")]
+            )
+    sources, unreadable = {}, []
+    for rel in spec_paths(project_file.spec, all_paths):
+        try:
+            sources[rel] = _read(root / rel, rel)
+        except SpecError as exc:
+            unreadable.extend(exc.diagnostics)
+    return project_file, sources, tuple(unreadable)
+
+
+def _read(path: Path, label: str) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SpecError([Diagnostic(label, line, 1, "", f"not UTF-8 text ({exc.reason})")]) from None
+
+
+def load_project(root: Path) -> ParsedProject:
+    return parse_specs(*read_sources(root))

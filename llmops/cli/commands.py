@@ -1,0 +1,80 @@
+"""validate, compile, schema and graph: the commands that only read specs and write text."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from llmops.errors import CheckFailed
+
+
+def _compiled(args: argparse.Namespace):
+    from llmops.compiler.compile import compile_project
+    from llmops.compiler.parse import load_project
+
+    return compile_project(load_project(Path(args.project)))
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from llmops.compiler.compile import plan_graph
+    from llmops.compiler.parse import load_project
+    from llmops.runners.prompt.golden import check_specs
+
+    root = Path(args.project)
+    index, graph = plan_graph(load_project(root))
+    # Prompt templates compile in the sandbox and their golden tests run: exit 2 for a template
+    # that cannot render, 1 for a golden test that fails (Jinja2 only, no model libraries).
+    prompts = check_specs(index.parsed.specs, root)
+    counts: dict[str, int] = {}
+    for sf in index.parsed.specs:
+        counts[sf.kind] = counts.get(sf.kind, 0) + 1
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no specs"
+    passed = (
+        f"; {prompts.tests} golden test{'s' if prompts.tests != 1 else ''} passed" if prompts.tests else ""
+    )
+    print(f"ok: llmops.yaml and {summary}; {len(graph.order)} stages{passed}")
+    return 0
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from llmops.cli.generated import compare, write_all
+
+    root = Path(args.project)
+    compiled = _compiled(args)
+    if args.check:
+        drift = compare(root, compiled.files)
+        if not drift.clean:
+            lines = "\n".join(drift.lines())
+            raise CheckFailed(f"generated files are out of date; run `llmops compile`:\n{lines}")
+        print(f"ok: {len(compiled.files)} generated files are up to date")
+        return 0
+    written, removed = write_all(root, compiled.files)
+    for rel in written:
+        print(f"wrote {rel}")
+    for rel in removed:
+        print(f"removed {rel}")
+    if not written and not removed:
+        print(f"up to date: {len(compiled.files)} files")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from llmops.atomic import write_text
+    from llmops.compiler.schema import schema_text
+
+    text = schema_text()
+    if args.out:
+        write_text(Path(args.out), text)
+        print(f"wrote {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from llmops.compiler.render_graph import to_dot, to_mermaid
+
+    graph = _compiled(args).graph
+    sys.stdout.write(to_mermaid(graph) if args.format == "mermaid" else to_dot(graph))
+    return 0

@@ -1,0 +1,72 @@
+"""`llmops plan --base REF`: read the specs at REF from git, compile both, compare."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path, PurePosixPath
+
+from llmops.errors import LlmopsError, UsageError
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    import git
+
+    from llmops.compiler.compile import plan_graph
+    from llmops.compiler.parse import PROJECT_FILE, load_project, parse_project_file, parse_specs, spec_paths
+    from llmops.compiler.plan import make_plan, plan_json, plan_markdown, plan_text
+
+    root = Path(args.project).resolve()
+    head_parsed = load_project(root)
+    _, head = plan_graph(head_parsed)
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise UsageError(f"{root} is not inside a git repository; plan compares against a git ref") from None
+    try:
+        commit = repo.commit(args.base)
+    except (git.BadName, ValueError, git.GitCommandError):
+        raise UsageError(f"unknown git ref '{args.base}'") from None
+    prefix = root.relative_to(Path(repo.working_tree_dir).resolve()).as_posix()
+    prefix = "" if prefix == "." else prefix + "/"
+
+    blobs = {
+        item.path[len(prefix) :]: item
+        for item in commit.tree.traverse()
+        if item.type == "blob" and item.path.startswith(prefix)
+    }
+    base = None
+    base_spec_files: set[str] = set()
+    if PROJECT_FILE in blobs:
+        try:
+            project_file, errors = parse_project_file(_text(blobs[PROJECT_FILE]))
+            if project_file is not None and not errors:
+                paths = spec_paths(project_file.spec, list(blobs))
+                base_spec_files = set(paths)
+                _, base = plan_graph(parse_specs(project_file, {p: _text(blobs[p]) for p in paths}))
+        except (LlmopsError, UnicodeDecodeError):
+            base = None
+    changed = _changed_paths(repo, commit, prefix)
+    head_specs = {sf.path for sf in head_parsed.specs} | {PROJECT_FILE}
+    plan = make_plan(args.base, base, head, changed, head_specs | base_spec_files | {PROJECT_FILE})
+    render = {"text": plan_text, "markdown": plan_markdown, "json": plan_json}[args.format]
+    sys.stdout.write(render(plan))
+    return 0
+
+
+def _text(blob) -> str:
+    return blob.data_stream.read().decode("utf-8")
+
+
+def _changed_paths(repo, commit, prefix: str) -> dict[str, str]:
+    """Paths (relative to the project) that differ between `commit` and the working tree."""
+    changed: dict[str, str] = {}
+    kinds = {"A": "added", "D": "deleted", "M": "modified", "R": "renamed", "T": "modified"}
+    for diff in commit.diff(None):
+        for path, status in ((diff.a_path, diff.change_type), (diff.b_path, diff.change_type)):
+            if path and path.startswith(prefix):
+                changed[str(PurePosixPath(path[len(prefix) :]))] = kinds.get(status, "modified")
+    for path in repo.untracked_files:
+        if path.startswith(prefix):
+            changed[path[len(prefix) :]] = "added"
+    return changed

@@ -1,0 +1,150 @@
+"""`llmops serve DEPLOYMENT`: the engine and the gateway in front of it, in the foreground.
+
+By default it prepares the Deployment's model and starts the engine itself (`transformers serve`
+on CPU, vLLM on GPU) on a free loopback port, waits until it answers, then serves the gateway on
+`serving.host:serving.port` until Ctrl-C or SIGTERM, which stop both (requests in flight finish
+and every log row is written first). `--engine-url` fronts an engine already running;
+`--follow` tracks the deploy stage's live record, so a blue/green switch needs no restart.
+Serving locally is not a deployment: it needs no approval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+from llmops.errors import UsageError
+
+
+class _Stop(Exception):
+    """SIGTERM, turned into an exception once uvicorn has shut down gracefully."""
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    root = Path(args.project).resolve()
+    config = _deploy_config(root, args.deployment)
+    spec: dict[str, Any] = config["spec"]
+    name = spec["name"]
+    serving = spec.get("serving") or {}
+    host = args.host or serving.get("host", "127.0.0.1")
+    port = args.port or int(serving.get("port", 8000))
+    api_key = _api_key(serving.get("api_key_env"))
+
+    from llmops.gateway.server import port_free
+
+    if not port_free(host, port):
+        raise UsageError(
+            f"port {port} on {host} is in use; pick another with --port (serving.port is {port})"
+        )
+
+    import sqlalchemy as sa
+
+    from llmops.gateway import store
+    from llmops.gateway.app import Gateway, build_app
+    from llmops.gateway.server import make_server
+    from llmops.gateway.upstream import Upstream
+    from llmops.runners.deploy import engine as engines
+
+    db_url = args.db or store.default_url(root, name)
+    try:
+        db = store.connect(db_url)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
+        raise UsageError(f"the store URL {db_url!r} is not a usable SQLAlchemy URL: {exc}") from None
+    except sa.exc.OperationalError as exc:
+        shown = sa.make_url(db_url).render_as_string(hide_password=True)
+        detail = str(exc.orig or exc).strip().splitlines()[0]
+        raise UsageError(
+            f"cannot open the store at {shown}: {detail} (check --db or ${store.ENV_URL})"
+        ) from None
+
+    proc = None
+    engine_line: str
+    if args.engine_url:
+        upstream = Upstream(url=args.engine_url)
+        engine_line = f"{args.engine_url} (already running)"
+    elif args.follow:
+        live = engines.serve_dir(root, name) / "live.json"
+        upstream = Upstream(live_file=live)
+        engine_line = f"following {live}"
+    else:
+        served = engines.prepare_model(spec, config["inputs"]["model"], root)
+        engine_port = engines.free_port("127.0.0.1")
+        argv = engines.engine_argv(spec, served, host="127.0.0.1", port=engine_port)
+        log = engines.serve_dir(root, name) / "serve-engine.log"
+        url = f"http://127.0.0.1:{engine_port}"
+        print(f"llmops serve: starting {engines.choose_engine(spec)} for {name} (log: {log})", flush=True)
+        proc = engines.start_engine(argv, log, cwd=served.workdir, env=engines.engine_env(spec, served))
+        try:
+            timeout = float((spec.get("engine") or {}).get("startup_timeout_s", 900))
+            engines.wait_ready(url, timeout, proc)
+        except BaseException:
+            engines.stop_engine(proc)
+            raise
+        upstream = Upstream(url=url)
+        engine_line = f"{url} ({engines.choose_engine(spec)}, pid {proc.pid}, log {log})"
+
+    gateway = Gateway(name, db, upstream, api_key=api_key, served_name=spec.get("name"))
+    server = make_server(build_app(gateway), host, port)
+    public = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    shown_db = sa.make_url(db_url).render_as_string(hide_password=True)
+    print(
+        f"llmops serve: {name} is up\n"
+        f"  gateway   {public}/v1  (OpenAI-compatible; model '{name}')\n"
+        f"  auth      {'Bearer key from $' + serving['api_key_env'] if api_key else 'none'}\n"
+        f"  feedback  POST {public}/v1/feedback\n"
+        f"  metrics   {public}/metrics\n"
+        f"  engine    {engine_line}\n"
+        f"  store     {shown_db}\n"
+        "Ctrl-C stops the gateway" + (" and the engine" if proc else ""),
+        flush=True,
+    )
+    previous = signal.signal(signal.SIGTERM, _raise_stop)
+    try:
+        server.run()
+    except (KeyboardInterrupt, _Stop):
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if proc is not None:
+            engines.stop_engine(proc)
+        db.dispose()
+    if not server.started:
+        return 1
+    print(f"llmops serve: {name} stopped; {gateway.writer.committed} rows written", flush=True)
+    return 0
+
+
+def _raise_stop(_signum: int, _frame: object) -> None:
+    raise _Stop()
+
+
+def _deploy_config(root: Path, deployment: str) -> dict[str, Any]:
+    """The deploy stage's config (the Deployment spec and its resolved model input)."""
+    from llmops.compiler.compile import plan_graph
+    from llmops.compiler.diagnose import suggest
+    from llmops.compiler.parse import load_project
+
+    _, graph = plan_graph(load_project(root))
+    configs = {s.spec.name: s for s in graph.order if s.kind == "deploy"}
+    if deployment not in configs:
+        hint = suggest(deployment, configs)
+        known = ", ".join(sorted(configs)) or "none"
+        raise UsageError(
+            f"no Deployment '{deployment}' in {root}" + (f"; {hint}" if hint else f"; deployments: {known}")
+        )
+    return configs[deployment].config
+
+
+def _api_key(env_name: str | None) -> str | None:
+    if not env_name:
+        return None
+    value = os.environ.get(env_name, "")
+    if not value:
+        raise UsageError(
+            f"serving.api_key_env names ${env_name}, which is not set: export it (the clients' API key) "
+            "or remove api_key_env from the Deployment"
+        )
+    return value

@@ -1,0 +1,241 @@
+"""The eval stage: every model and baseline generates on the held-out split, `evaluate`
+metrics score the predictions with bootstrap intervals, and the outputs say by how much each
+model beats (or trails) each baseline.
+
+Outputs: `predictions.jsonl` (input, reference, prediction, per-example scores) in the stage's
+folder, a metrics JSON that gates read (per model, per baseline, deltas), a scores plot and a
+Markdown report with the worst examples. All written whole, after everything succeeded.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from llmops.atomic import replace_dir, write_text
+from llmops.errors import StageFailed
+from llmops.runners.versions import RUNNER_VERSIONS
+
+
+def read_split(dataset: Path, split: str) -> list[dict[str, Any]]:
+    path = dataset / f"{split}.jsonl"
+    if not path.is_file():
+        raise StageFailed(f"{path} does not exist; run the dataset's stage first")
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not rows:
+        raise StageFailed(f"{path} has no rows to evaluate on")
+    return rows
+
+
+def evaluate_model(
+    where: dict[str, Any],
+    rows: list[dict[str, Any]],
+    template: Any,
+    spec: dict[str, Any],
+    root: Path,
+    seed: int,
+    engine: str,
+) -> dict[str, Any]:
+    """Generate, score and time one model on the rows."""
+    from llmops.runners.eval.generate import generate_transformers, generate_vllm, reference_nll
+    from llmops.runners.eval.scoring import score_all
+    from llmops.runners.tune.loading import load_causal_lm, load_tokenizer, read_card, resolve_location
+
+    if where.get("deployment"):
+        raise StageFailed(
+            f"{where['label']}: what a Deployment serves is recorded by deploy stages, which this "
+            "llmops version does not run yet; name the model with finetune:, path: or hub:"
+        )
+    name, revision = resolve_location(where, root)
+    tokenizer = load_tokenizer(name, revision)
+    column = template.completion_column
+    prompts = [
+        template.render(row, during=f"row {i + 1}").prompt_for(tokenizer) for i, row in enumerate(rows)
+    ]
+    references = [str(row[column]) for row in rows]
+    generation = spec["generation"]
+    model = None
+    if engine == "vllm":
+        card = read_card(name) if revision is None else None
+        if card and card.get("base_model", {}).get("path"):  # the card's paths are project-relative
+            card = {
+                **card,
+                "base_model": {**card["base_model"], "path": str(root / card["base_model"]["path"])},
+            }
+        generated = generate_vllm(name, revision, card, prompts, generation, seed)
+    else:
+        model = load_causal_lm(name, revision, root)
+        generated = generate_transformers(model, tokenizer, prompts, generation, seed)
+    nll = tokens = None
+    nll_started = time.perf_counter()
+    if any(m["name"] == "perplexity" for m in spec["metrics"]):
+        model = model or load_causal_lm(name, revision, root)
+        completions = [template.completion_text(r) for r in references]
+        nll, tokens = reference_nll(model, tokenizer, prompts, completions, generation["batch_size"])
+    started = time.perf_counter()
+    scores, per_example = score_all(
+        spec["metrics"],
+        generated.predictions,
+        references,
+        root=root,
+        seed=seed,
+        bootstrap=spec["bootstrap"],
+        nll=nll,
+        tokens=tokens,
+    )
+    scoring_s = time.perf_counter() - started
+    return {
+        "label": where["label"],
+        "prompts": prompts,
+        "references": references,
+        "predictions": generated.predictions,
+        "scores": scores,
+        "per_example": per_example,
+        "generation_s": generated.seconds + (time.perf_counter() - nll_started),  # model time
+        "scoring_s": scoring_s,
+        "engine": generated.engine,
+    }
+
+
+def preload_metrics(metrics: list[dict[str, Any]]) -> float:
+    """Load the `evaluate` modules once, up front: importing `evaluate` and building a module
+    costs seconds that do not grow with the suite, so they are reported apart from scoring."""
+    from llmops.runners.eval.modules import load_module
+
+    started = time.perf_counter()
+    for name in sorted({m["name"] for m in metrics if m["name"] != "custom"}):
+        load_module(name)
+    return time.perf_counter() - started
+
+
+def figures(result: dict[str, Any]) -> dict[str, Any]:
+    """A model's figures as flat metrics: value, interval and sample size per figure."""
+    out: dict[str, Any] = {}
+    for score in result["scores"]:
+        out[score.key] = round(score.value, 6)
+        if score.ci_low is not None:
+            out[f"{score.key}_ci_low"] = round(score.ci_low, 6)
+            out[f"{score.key}_ci_high"] = round(score.ci_high, 6)
+    out["n"] = len(result["predictions"])
+    return out
+
+
+def build_metrics(spec: dict[str, Any], models: list[dict], baselines: list[dict]) -> dict[str, Any]:
+    lower = sorted({s.key for r in models + baselines for s in r["scores"] if not s.higher_is_better})
+    metrics: dict[str, Any] = {
+        "split": spec["split"],
+        "models": {r["label"]: figures(r) for r in models},
+        "baselines": {r["label"]: figures(r) for r in baselines},
+        "deltas": {},
+    }
+    for model in models:
+        mine = {s.key: s.value for s in model["scores"]}
+        metrics["deltas"][model["label"]] = {
+            base["label"]: {s.key: round(mine[s.key] - s.value, 6) for s in base["scores"] if s.key in mine}
+            for base in baselines
+        }
+    generation_s = sum(r["generation_s"] for r in models + baselines)
+    scoring_s = sum(r["scoring_s"] for r in models + baselines)
+    examples = sum(len(r["predictions"]) for r in models + baselines)
+    metrics["speed"] = {
+        "engine": (models + baselines)[0]["engine"],
+        "examples_per_s": round(examples / (generation_s + scoring_s), 3) if examples else None,
+        "scoring_share": round(scoring_s / (generation_s + scoring_s), 4) if generation_s else None,
+    }
+    metrics["_directions"] = {key: "lower" for key in lower}
+    return metrics
+
+
+def scores_csv(models: list[dict], baselines: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["model_figure", "value", "ci_low", "ci_high"])
+    for result in models + baselines:
+        for s in result["scores"]:
+            writer.writerow(
+                [
+                    f"{result['label']}: {s.key}",
+                    f"{s.value:.6f}",
+                    "" if s.ci_low is None else f"{s.ci_low:.6f}",
+                    "" if s.ci_high is None else f"{s.ci_high:.6f}",
+                ]
+            )
+    return buffer.getvalue()
+
+
+def predictions_jsonl(results: list[dict], rows: list[dict[str, Any]]) -> str:
+    lines = []
+    for result in results:
+        for i, row in enumerate(rows):
+            lines.append(
+                json.dumps(
+                    {
+                        "model": result["label"],
+                        "id": row.get("id", i),
+                        "input": result["prompts"][i],
+                        "reference": result["references"][i],
+                        "prediction": result["predictions"][i],
+                        "scores": {
+                            k: round(v[i], 6) for k, v in result["per_example"].items() if len(v) == len(rows)
+                        },
+                    },
+                    ensure_ascii=False,
+                    sort_keys=True,
+                )
+            )
+    return "\n".join(lines) + "\n"
+
+
+def run(config: dict[str, Any], root: Path) -> None:
+    from llmops.runners.eval.generate import choose_engine
+    from llmops.runners.eval.report import render_report
+    from llmops.runners.prompt.render import PromptTemplate
+
+    spec, inputs, outputs = config["spec"], config["inputs"], config["outputs"]
+    template = PromptTemplate.from_config(inputs["prompt"], root)
+    if not template.completion_column:
+        raise StageFailed(
+            f"Prompt '{template.name}' names no `completion` column, "
+            "so there is no reference to score against"
+        )
+    rows = read_split(root / inputs["dataset"], spec["split"])
+    missing = [i + 1 for i, row in enumerate(rows) if row.get(template.completion_column) is None]
+    if missing:
+        raise StageFailed(f"{spec['split']}.jsonl rows {missing[:5]} have no '{template.completion_column}'")
+    engine = choose_engine(spec["generation"]["engine"])
+    seed = int(inputs["seed"])
+    load_s = preload_metrics(spec["metrics"])
+    models = [evaluate_model(w, rows, template, spec, root, seed, engine) for w in inputs["models"]]
+    baselines = [evaluate_model(w, rows, template, spec, root, seed, engine) for w in inputs["baselines"]]
+    metrics = build_metrics(spec, models, baselines)
+    metrics["speed"]["metric_load_s"] = round(load_s, 3)
+    metrics["prompt_hash"] = template.content_hash
+    with replace_dir(root / outputs["outs"][0]) as staging:
+        (staging / "predictions.jsonl").write_text(
+            predictions_jsonl(models + baselines, rows), encoding="utf-8"
+        )
+        (staging / "run.json").write_text(
+            json.dumps(
+                {
+                    "stage": config["stage"],
+                    "runner_version": RUNNER_VERSIONS["eval"],
+                    "seed": seed,
+                    "engine": engine,
+                    "prompt_hash": template.content_hash,
+                },
+                indent=2,
+                sort_keys=True,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+    for path in outputs.get("plots", []):
+        write_text(root / path, scores_csv(models, baselines))
+    for path in outputs.get("reports", []):
+        write_text(root / path, render_report(config["stage"], spec, metrics, models, baselines))
+    for path in outputs.get("metrics", []):
+        write_text(root / path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
