@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from llmops.compiler.emit.dvc import emit_dvc
 from llmops.compiler.gcpause import paused_gc
 from llmops.compiler.graph import StageGraph, build_graph
-from llmops.compiler.parse import ParsedProject
+from llmops.compiler.parse import ParsedProject, SpecFile
 from llmops.compiler.resolve import Index, resolve
 from llmops.compiler.stages import build_stages
 
@@ -27,6 +27,7 @@ def plan_graph(parsed: ParsedProject) -> tuple[Index, StageGraph]:
 
 def compile_project(parsed: ParsedProject) -> Compiled:
     from llmops.compiler.emit.kserve import emit_kserve
+    from llmops.compiler.emit.sources import emit_sources
     from llmops.compiler.emit.workflows import emit_workflows
     from llmops.compiler.schema import SCHEMA_PATH, schema_text
 
@@ -38,4 +39,9 @@ def compile_project(parsed: ParsedProject) -> Compiled:
             **emit_kserve(index.all("Deployment")),
             SCHEMA_PATH: schema_text(),
         }
+        files.update(emit_sources(graph.pipeline, _by_path(parsed), files))
         return Compiled(index, graph, dict(sorted(files.items())))
+
+
+def _by_path(parsed: ParsedProject) -> dict[str, SpecFile]:
+    return {sf.path: sf for sf in (parsed.project_file, *parsed.specs)}

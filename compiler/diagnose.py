@@ -40,6 +40,11 @@ def from_validation_error(doc: SourceDoc, model: type[BaseModel], error: Validat
         elif kind == "missing":
             line, col = doc.position(path[:-1])
             message = "field required"
+        elif kind in ("union_tag_not_found", "union_tag_invalid"):
+            # A discriminated union (rule `type`, cleaning `step`): report at its tag, as a
+            # Literal field would, not at the whole mapping.
+            path, message, hint = _union_tag(path, err)
+            line, col = doc.position(path) if kind == "union_tag_invalid" else doc.position(path[:-1])
         else:
             line, col = doc.position(path)
             if kind == "string_pattern_mismatch":
@@ -60,12 +65,25 @@ _PATTERN_MEANING = {
 }
 
 
+def _union_tag(path: tuple[str | int, ...], err: Any) -> tuple[tuple[str | int, ...], str, str]:
+    ctx = err.get("ctx") or {}
+    key = str(ctx.get("discriminator", "")).strip("'")
+    if err["type"] == "union_tag_not_found":
+        return (*path, key), "field required", ""
+    choices = _literal_choices(err)
+    quoted = [f"'{c}'" for c in choices]
+    expected = ", ".join(quoted[:-1]) + f" or {quoted[-1]}" if len(quoted) > 1 else "".join(quoted)
+    return (*path, key), f"Input should be {expected}", suggest(str(ctx.get("tag", "")), choices)
+
+
 def _data_path(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
     """pydantic's loc with the tags of discriminated unions removed, so it walks the YAML."""
     path: list[str | int] = []
     node = data
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
+        if isinstance(node, dict) and part not in node and part in _tags(node):
+            continue  # the member of a discriminated union pydantic chose: not a YAML key
         if isinstance(node, dict) and isinstance(part, str) and (part in node or last):
             path.append(part)
             node = node.get(part)
@@ -77,6 +95,13 @@ def _data_path(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
         elif last:
             path.append(part)
     return tuple(path)
+
+
+def _tags(node: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(node.get(key) for key in _DISCRIMINATORS if isinstance(node.get(key), str))
+
+
+_DISCRIMINATORS = ("kind", "step", "type")
 
 
 def _literal_choices(err: Any) -> list[str]:

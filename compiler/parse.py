@@ -182,3 +182,21 @@ def _read(path: Path, label: str) -> str:
 
 def load_project(root: Path) -> ParsedProject:
     return parse_specs(*read_sources(root))
+
+
+def parse_files(root: Path, paths: list[str], *, project: str = PROJECT_FILE) -> list[SpecFile] | None:
+    """I/O edge: parse just these files (llmops.yaml among them as the Project); None when one
+    is missing or no longer a valid spec. What `llmops run` reads to check a stage is fresh."""
+    files = []
+    for rel in paths:
+        path = root / rel
+        if ".." in rel.split("/") or not path.is_file():
+            return None
+        doc, errors = load_text(rel, _read(path, rel))
+        if doc is None or errors:
+            return None
+        spec, problems = _validate(doc, expect_project=rel == project)
+        if spec is None or problems:
+            return None
+        files.append(SpecFile(spec, doc))
+    return files

@@ -41,7 +41,7 @@ def make_plan(
         if stage.name not in base_names:
             why.append("new stage")
         else:
-            diff = _config_diff(base.stage(stage.name).config, stage.config)  # type: ignore[union-attr]
+            diff = _config_diff(base.stage(stage.name).params(), stage.params())  # type: ignore[union-attr]
             if diff:
                 shown = ", ".join(diff[:4]) + (f" and {len(diff) - 4} more" if len(diff) > 4 else "")
                 why.append(f"config changed: {shown}")

@@ -33,6 +33,28 @@ _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
 class _Loader(_Base):  # type: ignore[misc, valid-type]
     """libyaml composer with YAML 1.2 core-schema scalar resolution."""
 
+    # libyaml calls these back for every node. With no path resolvers (this loader has none)
+    # the tag depends on the node's kind, text and implicitness only, so it is remembered.
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode and len(value) > 100:
+            return super().resolve(kind, value, implicit)  # prose: not worth remembering
+        key = (kind, value, implicit) if kind is yaml.ScalarNode else kind
+        tag = _TAGS.get(key)
+        if tag is None:
+            if len(_TAGS) > 100_000:
+                _TAGS.clear()
+            tag = _TAGS[key] = super().resolve(kind, value, implicit)
+        return tag
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
+
+
+_TAGS: dict[Any, str] = {}
+
 
 _Loader.yaml_implicit_resolvers = {}
 for _tag, _regexp, _first in (
@@ -43,9 +65,11 @@ for _tag, _regexp, _first in (
     ("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), "<"),
 ):
     _Loader.add_implicit_resolver(_tag, _regexp, list(_first))
+assert not _Loader.yaml_path_resolvers  # what lets _Loader skip the path bookkeeping
 
 _SCALARS = yaml.constructor.SafeConstructor()
 _COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap"}
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float")}
 
 
 @dataclass
@@ -115,36 +139,54 @@ def load_text(path: str, text: str) -> tuple[SourceDoc | None, list[Diagnostic]]
 
 
 def _build(node: yaml.Node, loc: Path_, doc: SourceDoc, errors: list[Diagnostic]) -> Any:
-    doc.values[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
-    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _COLLECTION_TAGS:
+    mark = node.start_mark
+    doc.values[loc] = (mark.line + 1, mark.column + 1)
+    kind = type(node)
+    if kind is yaml.ScalarNode:
+        try:
+            return _scalar(node)
+        except yaml.YAMLError as exc:
+            errors.append(_at(doc.path, node, loc, f"bad value: {getattr(exc, 'problem', None) or exc}"))
+            return None
+    if node.tag not in _COLLECTION_TAGS:
         errors.append(_at(doc.path, node, loc, f"unsupported YAML tag '{node.tag}'"))
         return None
-    if isinstance(node, yaml.MappingNode):
+    if kind is yaml.MappingNode:
         if any(k.tag == "tag:yaml.org,2002:merge" for k, _ in node.value):
             _SCALARS.flatten_mapping(node)
         out: dict[str, Any] = {}
+        keys = doc.keys
         for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
+            if type(key_node) is not yaml.ScalarNode:
                 errors.append(_at(doc.path, key_node, loc, "a key must be a plain value"))
                 continue
             try:
-                key = str(_SCALARS.construct_object(key_node))
+                key = str(_scalar(key_node))
             except yaml.YAMLError:
                 errors.append(_at(doc.path, key_node, loc, f"unsupported YAML tag '{key_node.tag}'"))
                 continue
+            where = loc + (key,)
             if key in out:
-                errors.append(_at(doc.path, key_node, loc + (key,), f"duplicate key '{key}'"))
+                errors.append(_at(doc.path, key_node, where, f"duplicate key '{key}'"))
                 continue
-            doc.keys[loc + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            out[key] = _build(value_node, loc + (key,), doc, errors)
+            mark = key_node.start_mark
+            keys[where] = (mark.line + 1, mark.column + 1)
+            out[key] = _build(value_node, where, doc, errors)
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(item, loc + (i,), doc, errors) for i, item in enumerate(node.value)]
-    try:
-        return _SCALARS.construct_object(node)
-    except yaml.YAMLError as exc:
-        errors.append(_at(doc.path, node, loc, f"bad value: {getattr(exc, 'problem', None) or exc}"))
-        return None
+    return [_build(item, loc + (i,), doc, errors) for i, item in enumerate(node.value)]
+
+
+def _scalar(node: yaml.ScalarNode) -> Any:
+    """What `_SCALARS.construct_object(node)` gives, without its per-node bookkeeping for the
+    tags plain YAML resolves to (the constructor would also keep every node it saw)."""
+    tag = node.tag
+    if tag == "tag:yaml.org,2002:str":
+        return node.value
+    if tag in _PLAIN_TAGS:
+        return _SCALARS.yaml_constructors[tag](_SCALARS, node)
+    value = _SCALARS.construct_object(node)
+    _SCALARS.constructed_objects.pop(node, None)
+    return value
 
 
 def _at(path: str, node: yaml.Node, loc: Path_, message: str) -> Diagnostic:

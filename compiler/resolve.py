@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from llmops.compiler.diagnose import suggest
 from llmops.compiler.parse import ParsedProject, SpecFile
-from llmops.compiler.kinds.common import ModelRef
 from llmops.errors import Diagnostic, SpecError
 
 Loc = tuple[str | int, ...]
@@ -70,57 +69,8 @@ def _retired(sf: SpecFile) -> bool:
 
 
 def references(sf: SpecFile) -> Iterator[tuple[Loc, str, str]]:
-    """Every (location, kind, name) a spec points at."""
-    s = sf.spec
-    if sf.kind == "Dataset":
-        for i, src in enumerate(s.sources):
-            if src.dataset:
-                yield ("sources", i, "dataset"), "Dataset", src.dataset
-    elif sf.kind == "Prompt":
-        if s.dataset:
-            yield ("dataset",), "Dataset", s.dataset
-    elif sf.kind == "FineTune":
-        yield ("dataset",), "Dataset", s.dataset
-        yield ("prompt",), "Prompt", s.prompt
-        if s.base_model.finetune:
-            yield ("base_model", "finetune"), "FineTune", s.base_model.finetune
-        if s.base_model.build:
-            yield (
-                ("base_model", "build", "tokenizer_dataset"),
-                "Dataset",
-                s.base_model.build.tokenizer_dataset,
-            )
-    elif sf.kind == "EvalSuite":
-        for field in ("models", "baselines"):
-            for i, ref in enumerate(getattr(s, field)):
-                yield from _model_ref((field, i), ref)
-        yield ("dataset",), "Dataset", s.dataset
-        yield ("prompt",), "Prompt", s.prompt
-    elif sf.kind == "Policy":
-        for i, name in enumerate(s.applies_to.finetunes):
-            yield ("applies_to", "finetunes", i), "FineTune", name
-        for i, name in enumerate(s.applies_to.deployments):
-            yield ("applies_to", "deployments", i), "Deployment", name
-        for i, rule in enumerate(s.rules):
-            if rule.suite:
-                yield ("rules", i, "suite"), "EvalSuite", rule.suite
-            for field in ("model", "baseline"):
-                ref = getattr(rule, field)
-                if ref is not None:
-                    yield from _model_ref(("rules", i, field), ref)
-    elif sf.kind == "Deployment":
-        yield from _model_ref(("model",), s.model)
-        for i, name in enumerate(s.policies):
-            yield ("policies", i), "Policy", name
-
-
-def _model_ref(loc: Loc, ref: ModelRef) -> Iterator[tuple[Loc, str, str]]:
-    if ref.finetune:
-        yield loc + ("finetune",), "FineTune", ref.finetune
-    if ref.base_of:
-        yield loc + ("base_of",), "FineTune", ref.base_of
-    if ref.deployment:
-        yield loc + ("deployment",), "Deployment", ref.deployment
+    """Every (location, kind, name) a spec points at: each spec model lists its own."""
+    yield from sf.spec.references()
 
 
 def _consistency(sf: SpecFile, by_kind: dict[str, dict[str, SpecFile]]) -> list[Diagnostic]:

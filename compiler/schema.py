@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Union
 
 from pydantic import Field, TypeAdapter
 
 from llmops.compiler.emit.header import HEADER_TEXT
-from llmops.compiler.kinds import Dataset, Deployment, EvalSuite, FineTune, Policy, Project, Prompt
+from llmops.compiler.kinds import ALL_KINDS
 
-AnySpec = Annotated[
-    Project | Dataset | Prompt | FineTune | EvalSuite | Policy | Deployment, Field(discriminator="kind")
-]
 SCHEMA_PATH = ".llmops/schema.json"
 
 
 def spec_schema() -> dict[str, Any]:
-    schema = TypeAdapter(AnySpec).json_schema()
+    any_spec = Annotated[Union[tuple(ALL_KINDS.values())], Field(discriminator="kind")]  # noqa: UP007
+    schema = TypeAdapter(any_spec).json_schema()
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$comment": HEADER_TEXT,

@@ -1,5 +1,10 @@
-"""Which runner runs which stage kind. Runners import lazily: each may pull in heavy
-libraries (torch, transformers, vllm) that `llmops --help` must never pay for."""
+"""The runner registry: a stage's JSON config -> its typed config -> its runner.
+
+The catalog (`compiler/catalog.py`) names each kind's config model and runner module; this
+validates a config once, against that model, and calls `run(config, root)`. Runners import
+lazily: each may pull in heavy libraries (torch, transformers, vllm) that `llmops --help` must
+never pay for, and a stage imports only its own runner.
+"""
 
 from __future__ import annotations
 
@@ -7,32 +12,42 @@ import importlib
 from pathlib import Path
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
+from llmops.compiler.catalog import KINDS
+from llmops.compiler.stages.model import StageConfig
 from llmops.errors import UsageError
-
-RUNNERS: dict[str, str] = {
-    "data": "llmops.runners.data.run",
-    "prompt": "llmops.runners.prompt.run",
-    "base": "llmops.runners.base.run",
-    "tune": "llmops.runners.tune.run",
-    "eval": "llmops.runners.eval.run",
-    "select": "llmops.runners.select.run",
-    "review": "llmops.runners.review.run",
-    "gate": "llmops.runners.gate.run",
-    "deploy": "llmops.runners.deploy.run",
-    "monitor": "llmops.runners.monitor.run",
-}
-
-ARRIVES_WITH: dict[str, str] = {}
 
 
 class Runner(Protocol):
-    def __call__(self, config: dict[str, Any], root: Path) -> None: ...
+    def __call__(self, config: Any, root: Path) -> None: ...
 
 
 def runner_for(kind: str) -> Runner:
-    module = RUNNERS.get(kind)
-    if module is None:
-        later = ARRIVES_WITH.get(kind)
-        detail = f"; it arrives with {later}" if later else ""
-        raise UsageError(f"this llmops has no runner for {kind} stages yet{detail}")
-    return importlib.import_module(module).run  # type: ignore[no-any-return]
+    row = KINDS.get(kind)
+    if row is None:
+        raise UsageError(f"this llmops has no runner for {kind} stages")
+    return importlib.import_module(row.runner).run  # type: ignore[no-any-return]
+
+
+def typed_config(data: dict[str, Any], *, where: str = "stage config") -> StageConfig:
+    """Validate a stage config (as `llmops compile` wrote it) into its kind's model."""
+    body = {k: v for k, v in data.items() if k != "//"}
+    kind = body.get("kind")
+    row = KINDS.get(kind) if isinstance(kind, str) else None
+    if row is None:
+        raise UsageError(f"{where}: unknown stage kind {kind!r}; run `llmops compile`")
+    try:
+        return row.config_model().model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise UsageError(
+            f"{where}: not a valid {kind} stage config ({loc}: {first['msg']}); run `llmops compile`"
+        ) from None
+
+
+def run_stage(config: StageConfig | dict[str, Any], root: Path) -> None:
+    """Run one stage from its config (typed, or the JSON data `llmops compile` wrote)."""
+    typed = config if isinstance(config, StageConfig) else typed_config(config)
+    runner_for(typed.kind)(typed, root)

@@ -64,12 +64,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 class GatewayRows:
-    """Rows written straight into a real gateway store (`llmops.gateway.store.connect`, SQLite),
+    """Rows written straight into a real gateway store (`llmops.feedback_db.store.connect`, SQLite),
     not through HTTP, with explicit ids (`resp-0001`, ...) and times: what the monitor and the
     feedback export read."""
 
     def __init__(self, url: str, deployment: str) -> None:
-        from llmops.gateway import store
+        from llmops.feedback_db import store
 
         self.store = store
         self.engine = store.connect(url)
@@ -126,7 +126,7 @@ def prompt_fields():
 
     def make(**fields: object) -> dict:
         from llmops.compiler.kinds.prompt import Prompt
-        from llmops.compiler.stages import _result_fields
+        from llmops.compiler.stages.model import result_fields as _result_fields
 
         spec = {
             "apiVersion": "llmops/v1",

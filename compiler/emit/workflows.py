@@ -37,10 +37,11 @@ from typing import Any
 import jinja2
 
 import llmops
+from llmops.compiler.catalog import stage_kind
 from llmops.compiler.emit.header import yaml_header
 from llmops.compiler.graph import StageGraph
-from llmops.compiler.resolve import Index
 from llmops.compiler.kinds.project import Project
+from llmops.compiler.resolve import Index
 from llmops.compiler.stages import Stage
 
 PR_WORKFLOW = ".github/workflows/llmops-pr.yml"
@@ -259,29 +260,24 @@ def _pull_paths(stage: Stage) -> str:
 
 def runner_extras(stage: Stage) -> tuple[str, ...]:
     """The optional dependencies a stage's runner imports: a CI job installs only those."""
-    extras = set(_KIND_EXTRAS.get(stage.kind, ()))
-    spec = stage.config.get("spec") or {}
-    method = spec.get("method") if isinstance(spec.get("method"), dict) else {}
-    resources = spec.get("resources") if isinstance(spec.get("resources"), dict) else {}
-    if stage.kind == "tune" and method.get("type") == "qlora":
+    extras = set(stage_kind(stage.kind).extras)
+    spec = stage.config.spec if stage.config is not None else None
+    method = getattr(spec, "method", None)
+    resources = getattr(spec, "resources", None)
+    if stage.kind == "tune" and method is not None and method.type == "qlora":
         extras.add("qlora")
-    if stage.kind == "tune" and stage.gpus > 1 and resources.get("strategy") == "deepspeed":
+    if (
+        stage.kind == "tune"
+        and stage.gpus > 1
+        and resources is not None
+        and resources.strategy == "deepspeed"
+    ):
         extras.add("deepspeed")
     if stage.kind in ("eval", "deploy") and stage.gpus > 0:
         extras.add("gpu")
     return tuple(sorted(extras))
 
 
-_KIND_EXTRAS: dict[str, tuple[str, ...]] = {
-    "data": ("data",),
-    "base": ("train",),
-    "tune": ("train",),
-    "eval": ("train", "eval"),
-    # merging an adapter (peft), the engine (transformers serve) and the smoke tests
-    "deploy": ("train", "serve"),
-    # the gateway's store (SQLAlchemy); embedding drift runs only where torch is installed
-    "monitor": ("serve",),
-}
 _REQUIREMENT = re.compile(r"^(?P<name>\.|[A-Za-z0-9._-]+)(?:\[(?P<extras>[A-Za-z0-9,_-]*)\])?(?P<rest>.*)$")
 
 

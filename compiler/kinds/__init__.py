@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import Field
-
 from llmops.compiler.kinds.dataset import Dataset
 from llmops.compiler.kinds.deployment import Deployment
 from llmops.compiler.kinds.evalsuite import EvalSuite
@@ -14,12 +10,12 @@ from llmops.compiler.kinds.policy import Policy
 from llmops.compiler.kinds.project import Project
 from llmops.compiler.kinds.prompt import Prompt
 
+# The one list of spec kinds: parsing, the JSON schema and the docs read it; the catalog
+# (compiler/catalog.py) says which stages each kind becomes.
 SPEC_KINDS: dict[str, type] = {
     cls.__name__: cls for cls in (Dataset, Prompt, FineTune, EvalSuite, Policy, Deployment)
 }
 ALL_KINDS: dict[str, type] = {"Project": Project, **SPEC_KINDS}
-
-Spec = Annotated[Dataset | Prompt | FineTune | EvalSuite | Policy | Deployment, Field(discriminator="kind")]
 
 __all__ = [
     "ALL_KINDS",
@@ -31,5 +27,4 @@ __all__ = [
     "Policy",
     "Project",
     "Prompt",
-    "Spec",
 ]

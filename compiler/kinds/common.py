@@ -7,6 +7,7 @@ command line.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -18,7 +19,11 @@ Name = Annotated[
     StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,62}$"),
     Field(description="An identifier: lowercase letters, digits and '-', starting with a letter."),
 ]
-RunnerLabel = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")]
+RunnerLabel = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"),
+    Field(description="A label of GitHub Actions runners, as `runs-on` takes it."),
+]
 
 
 def _relative_path(value: str) -> str:
@@ -33,9 +38,25 @@ RelPath = Annotated[
     AfterValidator(_relative_path),
     Field(description="A path relative to the project root; no '..', no absolute paths."),
 ]
-HubId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9._-]+)?$")]
-Revision = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")]
-Environment = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
+HubId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9._-]+)?$"),
+    Field(description="An id on the Hugging Face hub: `name` or `owner/name`."),
+]
+Revision = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$"),
+    Field(description="A revision on the Hugging Face hub: a commit hash (reproducible), a tag or a branch."),
+]
+Environment = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,62}$"),
+    Field(description="An environment a Deployment serves in, such as `production`: a GitHub environment."),
+]
+
+
+# (where in the spec, the kind it names, the name): what `resolve` checks in one pass
+Reference = tuple[tuple[str | int, ...], str, str]
 
 
 class SpecModel(BaseModel):
@@ -47,12 +68,18 @@ class SpecModel(BaseModel):
 class SpecBase(SpecModel):
     """Fields every spec file has. `description` and `tags` never change what a stage does."""
 
-    apiVersion: Literal["llmops/v1"] = API_VERSION
+    apiVersion: Literal["llmops/v1"] = Field(
+        default=API_VERSION, description="Version of the spec language; `llmops/v1` is the only one."
+    )
     name: Name
-    description: str = ""
+    description: str = Field(default="", description="Free text for people; no effect on stages.")
     tags: dict[Name, str] = Field(
         default_factory=dict, description="Free-form key/values for people and tools; no effect on stages."
     )
+
+    def references(self) -> Iterator[Reference]:
+        """Every other spec this one names, for `resolve` to check in one pass."""
+        return iter(())
 
 
 class Resources(SpecModel):
@@ -64,9 +91,22 @@ class Resources(SpecModel):
     labels: list[RunnerLabel] | None = Field(
         default=None, description="Explicit `runs-on` labels; overrides the runner class."
     )
-    gpus: int = Field(default=0, ge=0, le=64)
-    strategy: Literal["auto", "ddp", "deepspeed", "fsdp"] = "auto"
-    timeout_minutes: int = Field(default=360, ge=1, le=4320)
+    gpus: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="GPUs the stage needs; above 0 it runs on the gpu labels, above 1 on the multi_gpu ones.",
+    )
+    strategy: Literal["auto", "ddp", "deepspeed", "fsdp"] = Field(
+        default="auto",
+        description="How a tune stage trains on more than one GPU: DDP (auto, ddp), DeepSpeed ZeRO or FSDP.",
+    )
+    timeout_minutes: int = Field(
+        default=360,
+        ge=1,
+        le=4320,
+        description="`timeout-minutes` of the stage's job in the generated workflows.",
+    )
 
     @property
     def runner_class(self) -> Literal["cpu", "gpu"]:
@@ -85,12 +125,19 @@ class ModelRef(SpecModel):
     """A model named by exactly one of: a FineTune's output, the base model of a FineTune,
     what a Deployment serves now, a local folder, or a pinned hub id."""
 
-    finetune: Name | None = None
-    base_of: Name | None = None
-    deployment: Name | None = None
-    path: RelPath | None = None
-    hub: HubId | None = None
-    revision: Revision | None = None
+    finetune: Name | None = Field(
+        default=None, description="The model a FineTune trained (its tune stage's output)."
+    )
+    base_of: Name | None = Field(default=None, description="The base model a FineTune is tuned from.")
+    deployment: Name | None = Field(
+        default=None,
+        description="What a Deployment serves; eval stages and regression rules do not evaluate it yet.",
+    )
+    path: RelPath | None = Field(default=None, description="A local model folder (safetensors).")
+    hub: HubId | None = Field(
+        default=None, description="A Hugging Face hub model id; pin it with `revision`."
+    )
+    revision: Revision | None = Field(default=None, description="Commit, tag or branch of the hub model.")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ModelRef:
@@ -111,3 +158,9 @@ class ModelRef(SpecModel):
             if value:
                 return f"{key}:{value}" + (f"@{self.revision}" if self.revision else "")
         return "?"
+
+    def references(self, loc: tuple[str | int, ...]) -> Iterator[Reference]:
+        for key, kind in (("finetune", "FineTune"), ("base_of", "FineTune"), ("deployment", "Deployment")):
+            value = getattr(self, key)
+            if value:
+                yield (*loc, key), kind, value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -9,6 +10,7 @@ from pydantic import Field, model_validator
 from llmops.compiler.kinds.common import (
     HubId,
     Name,
+    Reference,
     RelPath,
     Resources,
     Revision,
@@ -16,25 +18,52 @@ from llmops.compiler.kinds.common import (
     SpecModel,
 )
 
-Column = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
-SourceField = Annotated[str, Field(min_length=1, max_length=200)]
+Column = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+        description="A column of the dataset: a letter or '_', then letters, digits and '_'.",
+    ),
+]
+SourceField = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        description="A field of the source's records; `a.b` reaches into nested objects.",
+    ),
+]
 
 
 class Provenance(SpecModel):
     """Where a source came from; flows into the data stage's outputs and the model card."""
 
-    origin: str = ""
-    license: str = ""
-    collected_at: str = ""
+    origin: str = Field(
+        default="", description="Where the data came from, in words; recorded in the dataset's manifest."
+    )
+    license: str = Field(
+        default="",
+        description="License of the data (e.g. apache-2.0); the review stage checks it against the Policy's"
+        " `licenses_allowed`, and none counts as unknown, which is refused.",
+    )
+    collected_at: str = Field(
+        default="",
+        description="When the data was collected (free text, e.g. a date); recorded in the manifest.",
+    )
 
 
 class HuggingFaceSource(SpecModel):
     """A `datasets` data set: a local folder, or a hub id pinned to a revision."""
 
-    path: RelPath | None = None
-    hub: HubId | None = None
-    revision: Revision | None = None
-    split: str = "train"
+    path: RelPath | None = Field(
+        default=None,
+        description="A local folder: one saved with `save_to_disk`, or one `load_dataset` can read.",
+    )
+    hub: HubId | None = Field(
+        default=None, description="A data set id on the Hugging Face hub; needs `revision`."
+    )
+    revision: Revision | None = Field(default=None, description="Commit, tag or branch of the hub data set.")
+    split: str = Field(default="train", description="The split of the data set to read.")
 
     @model_validator(mode="after")
     def _one_place(self) -> HuggingFaceSource:
@@ -48,14 +77,27 @@ class HuggingFaceSource(SpecModel):
 class Source(SpecModel):
     """One input: files (a path or glob), another Dataset's output, or a `datasets` set."""
 
-    path: RelPath | None = None
-    dataset: Name | None = None
-    huggingface: HuggingFaceSource | None = None
-    format: Literal["auto", "jsonl", "json", "csv", "parquet", "text"] = "auto"
+    path: RelPath | None = Field(
+        default=None, description="A file, or a glob pattern whose files are read in sorted order."
+    )
+    dataset: Name | None = Field(
+        default=None, description="Another Dataset: its train, validation and test rows, split anew here."
+    )
+    huggingface: HuggingFaceSource | None = Field(
+        default=None, description="A Hugging Face `datasets` data set."
+    )
+    format: Literal["auto", "jsonl", "json", "csv", "parquet", "text"] = Field(
+        default="auto",
+        description="File format; auto tells it from the file name's ending. `text` reads one record per "
+        "non-empty line into the text column.",
+    )
     fields: dict[Column, SourceField] = Field(
         default_factory=dict, description="Dataset column -> source field it is read from."
     )
-    provenance: Provenance = Field(default_factory=Provenance)
+    provenance: Provenance = Field(
+        default_factory=Provenance,
+        description="Where the source came from and its license; recorded in the manifest.",
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> Source:
@@ -70,56 +112,99 @@ class _Step(SpecModel):
 
 
 class Normalize(_Step):
-    step: Literal["normalize"]
-    unicode: Literal["NFC", "NFKC", "none"] = "NFKC"
-    whitespace: bool = True
+    step: Literal["normalize"] = Field(description="Unicode and whitespace normalization of every text cell.")
+    unicode: Literal["NFC", "NFKC", "none"] = Field(
+        default="NFKC", description="Unicode normalization form (none: leave the characters as they are)."
+    )
+    whitespace: bool = Field(
+        default=True, description="Collapse runs of spaces, strip each line, keep at most one blank line."
+    )
 
 
 class DropEmpty(_Step):
-    step: Literal["drop-empty"]
-    columns: list[Column] = Field(default_factory=list)
+    step: Literal["drop-empty"] = Field(description="Drop records with an empty value in any of `columns`.")
+    columns: list[Column] = Field(
+        default_factory=list, description="Columns that must not be empty; default: the text column."
+    )
 
 
 class LengthFilter(_Step):
-    step: Literal["length-filter"]
-    column: Column | None = None
-    unit: Literal["chars", "tokens"] = "chars"
-    min: int = Field(default=0, ge=0)
-    max: int | None = Field(default=None, ge=1)
+    step: Literal["length-filter"] = Field(
+        description="Drop records shorter than `min` or longer than `max`."
+    )
+    column: Column | None = Field(default=None, description="Column measured; default: the text column.")
+    unit: Literal["chars", "tokens"] = Field(
+        default="chars", description="Count characters, or whitespace-separated tokens."
+    )
+    min: int = Field(default=0, ge=0, description="Shortest length kept.")
+    max: int | None = Field(default=None, ge=1, description="Longest length kept; unset: no limit.")
 
 
 class RegexFilter(_Step):
-    step: Literal["regex-filter"]
-    column: Column | None = None
-    pattern: str
-    action: Literal["keep", "drop"] = "drop"
+    step: Literal["regex-filter"] = Field(
+        description="Keep or drop records whose text matches a regular expression."
+    )
+    column: Column | None = Field(default=None, description="Column searched; default: the text column.")
+    pattern: str = Field(description="A Python regular expression, searched anywhere in the text.")
+    action: Literal["keep", "drop"] = Field(
+        default="drop", description="drop the records that match, or keep only those."
+    )
 
 
 class LanguageFilter(_Step):
-    step: Literal["language-filter"]
-    column: Column | None = None
-    languages: list[str] = Field(min_length=1)
-    min_confidence: float = Field(default=0.5, ge=0, le=1)
+    step: Literal["language-filter"] = Field(
+        description="Keep the records written in `languages` (fastText language identification, offline)."
+    )
+    column: Column | None = Field(default=None, description="Column checked; default: the text column.")
+    languages: list[str] = Field(
+        min_length=1,
+        description="Language codes to keep: ISO 639-1 where the language has one (en, fr), else ISO 639-3.",
+    )
+    min_confidence: float = Field(
+        default=0.5, ge=0, le=1, description="Lowest detection probability that counts as a match."
+    )
 
 
 class DedupExact(_Step):
-    step: Literal["dedup-exact"]
+    step: Literal["dedup-exact"] = Field(
+        description="Drop records whose normalized `columns` an earlier record already had."
+    )
     columns: list[Column] = Field(default_factory=list, description="Default: the text column.")
 
 
 class DedupNear(_Step):
-    step: Literal["dedup-near"]
-    column: Column | None = None
-    threshold: float = Field(default=0.85, gt=0, le=1)
-    num_perm: int = Field(default=128, ge=16, le=1024)
-    shingle: int = Field(default=5, ge=1, le=32)
+    step: Literal["dedup-near"] = Field(
+        description="Drop near duplicates (MinHash LSH over character shingles); "
+        "the first of each cluster stays."
+    )
+    column: Column | None = Field(default=None, description="Column compared; default: the text column.")
+    threshold: float = Field(
+        default=0.85,
+        gt=0,
+        le=1,
+        description="Estimated Jaccard similarity from which a record is a duplicate of an earlier one.",
+    )
+    num_perm: int = Field(
+        default=128,
+        ge=16,
+        le=1024,
+        description="MinHash permutations per signature: more is more precise and slower.",
+    )
+    shingle: int = Field(default=5, ge=1, le=32, description="Length of the character n-grams compared.")
 
 
 class PiiRedact(_Step):
-    step: Literal["pii-redact"]
-    columns: list[Column] = Field(default_factory=list)
+    step: Literal["pii-redact"] = Field(
+        description="Replace emails, phone numbers, cards, IPs, IBANs and secrets with placeholders "
+        "such as [EMAIL]."
+    )
+    columns: list[Column] = Field(
+        default_factory=list,
+        description="Columns to redact; default: every column (strings in lists and maps too).",
+    )
     kinds: list[Literal["email", "phone", "card", "ip", "iban", "secret"]] = Field(
-        default_factory=lambda: ["email", "phone", "card", "ip", "iban", "secret"]
+        default_factory=lambda: ["email", "phone", "card", "ip", "iban", "secret"],
+        description="The kinds of personal data to find.",
     )
 
 
@@ -130,21 +215,43 @@ CleaningStep = Annotated[
 
 
 class Labels(SpecModel):
-    column: Column = "label"
-    allowed: list[str] = Field(min_length=1)
-    mapping: dict[str, str] = Field(default_factory=dict)
-    unknown: Literal["reject", "review"] = "reject"
+    column: Column = Field(
+        default="label", description="Column holding the label; also the label column of the `join` CSV."
+    )
+    allowed: list[str] = Field(
+        min_length=1, description="The labels a record may have, after joining and mapping."
+    )
+    mapping: dict[str, str] = Field(default_factory=dict, description="Raw label -> allowed label.")
+    unknown: Literal["reject", "review"] = Field(
+        default="reject",
+        description="A record whose label is not allowed: reject fails the stage; review sets it aside in "
+        "review.jsonl, out of the splits.",
+    )
     join: RelPath | None = Field(default=None, description="CSV of labels made by people.")
-    join_on: Column = "id"
+    join_on: Column = Field(
+        default="id", description="Column that matches records with rows of the `join` CSV."
+    )
 
 
 class Split(SpecModel):
-    train: float = Field(default=0.8, ge=0, le=1)
-    validation: float = Field(default=0.1, ge=0, le=1)
-    test: float = Field(default=0.1, ge=0, le=1)
+    train: float = Field(
+        default=0.8,
+        ge=0,
+        le=1,
+        description="Share of the records in the train split; the three shares add up to 1.",
+    )
+    validation: float = Field(
+        default=0.1, ge=0, le=1, description="Share of the records in the validation split."
+    )
+    test: float = Field(default=0.1, ge=0, le=1, description="Share of the records in the test split.")
     seed: int | None = Field(default=None, ge=0, description="Default: the project seed.")
-    stratify_by: Column | None = None
-    group_by: Column | None = None
+    stratify_by: Column | None = Field(
+        default=None, description="Column whose values keep their proportions in every split."
+    )
+    group_by: Column | None = Field(
+        default=None,
+        description="Column whose value keeps records together in one split (a conversation id, say).",
+    )
 
     @model_validator(mode="after")
     def _sums_to_one(self) -> Split:
@@ -155,22 +262,55 @@ class Split(SpecModel):
 
 
 class Expectations(SpecModel):
-    min_rows: int = Field(default=0, ge=0)
-    max_duplicate_rate: float | None = Field(default=None, ge=0, le=1)
-    required_columns: list[Column] = Field(default_factory=list)
-    max_pii: int | None = Field(default=None, ge=0)
+    min_rows: int = Field(default=0, ge=0, description="Fewest rows the finished dataset may have.")
+    max_duplicate_rate: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Highest share of rows that may repeat an earlier row's normalized text.",
+    )
+    required_columns: list[Column] = Field(
+        default_factory=list, description="Columns every row must have a value in."
+    )
+    max_pii: int | None = Field(
+        default=None,
+        ge=0,
+        description="Most PII values allowed in the finished rows (after any pii-redact step).",
+    )
 
 
 class Dataset(SpecBase):
-    kind: Literal["Dataset"]
-    sources: list[Source] = Field(min_length=1)
-    text_column: Column = "text"
-    id_column: Column | None = None
+    kind: Literal["Dataset"] = Field(description="Always `Dataset`.")
+    sources: list[Source] = Field(
+        min_length=1, description="Where the records come from, read in this order."
+    )
+    text_column: Column = Field(
+        default="text",
+        description="Column of each record's text: the default column of the cleaning steps, and what the "
+        "split and its leakage check compare.",
+    )
+    id_column: Column | None = Field(
+        default=None,
+        description="Column of a unique id per record; a record without one, or a repeated id, fails the "
+        "stage.",
+    )
     cleaning: list[CleaningStep] = Field(
         default_factory=lambda: [DedupExact(step="dedup-exact")],
         description="Ordered steps; the default drops exact duplicates.",
     )
-    labels: Labels | None = None
-    split: Split = Field(default_factory=Split)
-    expectations: Expectations = Field(default_factory=Expectations)
-    resources: Resources = Field(default_factory=Resources)
+    labels: Labels | None = Field(
+        default=None,
+        description="Which labels are allowed, how raw ones map to them, labels joined from a CSV.",
+    )
+    split: Split = Field(
+        default_factory=Split, description="How the records are split into train, validation and test."
+    )
+    expectations: Expectations = Field(
+        default_factory=Expectations, description="Checks on the finished data; a broken one fails the stage."
+    )
+    resources: Resources = Field(default_factory=Resources, description="Where the data stage runs.")
+
+    def references(self) -> Iterator[Reference]:
+        for i, src in enumerate(self.sources):
+            if src.dataset:
+                yield ("sources", i, "dataset"), "Dataset", src.dataset

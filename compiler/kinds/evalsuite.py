@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from llmops.compiler.kinds.common import ModelRef, Name, Resources, SpecBase, SpecModel
+from llmops.compiler.kinds.common import ModelRef, Name, Reference, Resources, SpecBase, SpecModel
 
 MetricName = Literal[
     "bleu", "sacrebleu", "chrf", "rouge", "exact_match", "accuracy", "f1", "perplexity", "custom"
 ]
-Callable_ = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$")]
+Callable_ = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$",
+        description="`module.path:function`: a function in this repository.",
+    ),
+]
 
 
 class Metric(SpecModel):
-    name: MetricName
+    name: MetricName = Field(description="A metric that ships with llmops, or custom (with `callable`).")
     callable: Callable_ | None = Field(default=None, description="module.path:function for custom.")
-    args: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    args: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="Keyword arguments of the metric (for example ignore_case for exact_match).",
+    )
 
     @model_validator(mode="after")
     def _custom_has_callable(self) -> Metric:
@@ -27,35 +37,65 @@ class Metric(SpecModel):
 
 
 class Generation(SpecModel):
-    max_new_tokens: int = Field(default=64, ge=1, le=32_768)
-    temperature: float = Field(default=0.0, ge=0, le=5)
-    top_p: float = Field(default=1.0, gt=0, le=1)
-    stop: list[str] = Field(default_factory=list)
-    seed: int | None = Field(default=None, ge=0)
-    batch_size: int = Field(default=8, ge=1)
-    engine: Literal["auto", "transformers", "vllm"] = "auto"
+    max_new_tokens: int = Field(default=64, ge=1, le=32_768, description="Most tokens generated per answer.")
+    temperature: float = Field(
+        default=0.0, ge=0, le=5, description="Sampling temperature; 0 is greedy decoding."
+    )
+    top_p: float = Field(
+        default=1.0, gt=0, le=1, description="Nucleus sampling probability, used when temperature is above 0."
+    )
+    stop: list[str] = Field(
+        default_factory=list, description="A prediction is cut at the first of these texts."
+    )
+    seed: int | None = Field(
+        default=None,
+        ge=0,
+        description="Seed of the sampling and of the bootstrap; default: the project seed.",
+    )
+    batch_size: int = Field(default=8, ge=1, description="Prompts per batch.")
+    engine: Literal["auto", "transformers", "vllm"] = Field(
+        default="auto", description="auto: vLLM on a CUDA machine with the gpu extra, else Transformers."
+    )
 
 
 class Bootstrap(SpecModel):
-    samples: int = Field(default=1000, ge=0, le=100_000)
-    confidence: float = Field(default=0.95, gt=0, lt=1)
+    samples: int = Field(default=1000, ge=0, le=100_000, description="Resamples drawn; 0 gives no intervals.")
+    confidence: float = Field(default=0.95, gt=0, lt=1, description="Confidence level of the intervals.")
 
 
 class EvalSuite(SpecBase):
-    kind: Literal["EvalSuite"]
-    models: list[ModelRef] = Field(min_length=1)
-    baselines: list[ModelRef] = Field(default_factory=list)
-    dataset: Name
-    split: Literal["train", "validation", "test"] = "test"
-    allow_train_split: bool = False
-    prompt: Name
-    generation: Generation = Field(default_factory=Generation)
-    metrics: list[Metric] = Field(min_length=1)
-    bootstrap: Bootstrap = Field(default_factory=Bootstrap)
-    resources: Resources = Field(default_factory=Resources)
+    kind: Literal["EvalSuite"] = Field(description="Always `EvalSuite`.")
+    models: list[ModelRef] = Field(min_length=1, description="The models evaluated.")
+    baselines: list[ModelRef] = Field(
+        default_factory=list,
+        description="Models they are compared with: every model gets its deltas against each baseline.",
+    )
+    dataset: Name = Field(description="The Dataset whose split is evaluated.")
+    split: Literal["train", "validation", "test"] = Field(
+        default="test", description="The split evaluated; train needs `allow_train_split`."
+    )
+    allow_train_split: bool = Field(default=False, description="Allow evaluating on the train split.")
+    prompt: Name = Field(
+        description="The Prompt that renders each record; its `completion` column is the reference."
+    )
+    generation: Generation = Field(
+        default_factory=Generation, description="How every model and baseline generates."
+    )
+    metrics: list[Metric] = Field(min_length=1, description="The metrics that score the predictions.")
+    bootstrap: Bootstrap = Field(
+        default_factory=Bootstrap, description="Percentile bootstrap confidence intervals of every figure."
+    )
+    resources: Resources = Field(default_factory=Resources, description="Where the eval stage runs.")
 
     @model_validator(mode="after")
     def _no_training_split(self) -> EvalSuite:
         if self.split == "train" and not self.allow_train_split:
             raise ValueError("evaluating on the train split is refused; set allow_train_split: true")
         return self
+
+    def references(self) -> Iterator[Reference]:
+        for field in ("models", "baselines"):
+            for i, ref in enumerate(getattr(self, field)):
+                yield from ref.references((field, i))
+        yield ("dataset",), "Dataset", self.dataset
+        yield ("prompt",), "Prompt", self.prompt

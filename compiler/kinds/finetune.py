@@ -5,26 +5,46 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, PlainValidator, ValidationError, WithJsonSchema, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from llmops.compiler.kinds.common import HubId, Name, RelPath, Resources, Revision, SpecBase, SpecModel
+from llmops.compiler.kinds.common import (
+    HubId,
+    Name,
+    Reference,
+    RelPath,
+    Resources,
+    Revision,
+    SpecBase,
+    SpecModel,
+)
 
 
 class BuildBase(SpecModel):
     """A small model built from a config, with a tokenizer trained on a Dataset (tests, CPU)."""
 
-    architecture: Literal["llama"] = "llama"
-    config: dict[str, int | float | str | bool] = Field(default_factory=dict)
-    tokenizer_dataset: Name
-    vocab_size: int = Field(default=512, ge=64, le=262_144)
+    architecture: Literal["llama"] = Field(default="llama", description="The architecture built; only llama.")
+    config: dict[str, int | float | str | bool] = Field(
+        default_factory=dict,
+        description="Llama config values (hidden_size, num_hidden_layers, num_attention_heads, ...) over "
+        "llmops' small defaults.",
+    )
+    tokenizer_dataset: Name = Field(
+        description="The Dataset whose train split trains the tokenizer (and the pretraining)."
+    )
+    vocab_size: int = Field(
+        default=512, ge=64, le=262_144, description="Vocabulary size of the byte-level BPE tokenizer."
+    )
     pretrain_steps: int = Field(
         default=0, ge=0, description="Causal-LM steps on the tokenizer dataset's text before tuning."
     )
-    pretrain_lr: float = Field(default=3e-3, gt=0, lt=1)
-    pretrain_batch_size: int = Field(default=16, ge=1)
+    pretrain_lr: float = Field(
+        default=3e-3, gt=0, lt=1, description="Peak learning rate of the pretraining (cosine schedule)."
+    )
+    pretrain_batch_size: int = Field(default=16, ge=1, description="Batch size of the pretraining.")
     max_length: int = Field(default=128, ge=8, description="Context length of the built model's pretraining.")
     text_columns: list[str] = Field(
         default_factory=lambda: ["text", "answer"],
@@ -33,11 +53,18 @@ class BuildBase(SpecModel):
 
 
 class BaseModelSpec(SpecModel):
-    hub: HubId | None = None
-    revision: Revision | None = None
-    allow_unpinned: bool = False
-    path: RelPath | None = None
-    build: BuildBase | None = None
+    hub: HubId | None = Field(
+        default=None, description="A Hugging Face hub model id; needs `revision` unless `allow_unpinned`."
+    )
+    revision: Revision | None = Field(default=None, description="Commit, tag or branch of the hub model.")
+    allow_unpinned: bool = Field(
+        default=False, description="Accept a hub model without a revision (the run is then not reproducible)."
+    )
+    path: RelPath | None = Field(default=None, description="A local model folder (safetensors).")
+    build: BuildBase | None = Field(
+        default=None,
+        description="Build a small Llama with a tokenizer trained on a Dataset (the base stage).",
+    )
     finetune: Name | None = Field(default=None, description="Continue from another FineTune.")
 
     @model_validator(mode="after")
@@ -51,12 +78,19 @@ class BaseModelSpec(SpecModel):
 
 
 class Method(SpecModel):
-    type: Literal["lora", "qlora", "prompt-tuning", "full"] = "lora"
-    r: int = Field(default=8, ge=1, le=1024)
-    alpha: float = Field(default=16, gt=0)
-    dropout: float = Field(default=0.05, ge=0, lt=1)
-    target_modules: list[str] | Literal["all-linear"] = "all-linear"
-    num_virtual_tokens: int = Field(default=16, ge=1, le=1024)
+    type: Literal["lora", "qlora", "prompt-tuning", "full"] = Field(
+        default="lora",
+        description="lora, qlora (LoRA over a 4-bit base; CUDA only), prompt-tuning or full fine-tuning.",
+    )
+    r: int = Field(default=8, ge=1, le=1024, description="LoRA rank.")
+    alpha: float = Field(default=16, gt=0, description="LoRA alpha (the adapter's scale is alpha / r).")
+    dropout: float = Field(default=0.05, ge=0, lt=1, description="Dropout on the LoRA layers.")
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        default="all-linear", description="Modules LoRA adapts: their names, or all-linear."
+    )
+    num_virtual_tokens: int = Field(
+        default=16, ge=1, le=1024, description="Virtual tokens that prompt tuning learns."
+    )
     prompt_tuning_init_text: str | None = Field(
         default=None, description="Initialise prompt-tuning vectors from this text instead of at random."
     )
@@ -64,24 +98,53 @@ class Method(SpecModel):
 
 
 class Training(SpecModel):
-    epochs: float = Field(default=1, gt=0)
-    max_steps: int | None = Field(default=None, ge=1)
-    lr: float = Field(default=2e-4, gt=0, lt=1)
-    scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "linear"
-    warmup_ratio: float = Field(default=0.0, ge=0, lt=1)
-    batch_size: int = Field(default=8, ge=1)
-    grad_accum: int = Field(default=1, ge=1)
-    max_length: int = Field(default=512, ge=8)
-    packing: bool = False
-    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
-    gradient_checkpointing: bool = False
-    completion_only_loss: bool = True
-    seed: int | None = Field(default=None, ge=0)
-    eval_steps: int | None = Field(default=None, ge=1)
-    save_steps: int | None = Field(default=None, ge=1)
-    logging_steps: int = Field(default=10, ge=1)
-    weight_decay: float = Field(default=0.0, ge=0, lt=1)
-    max_grad_norm: float = Field(default=1.0, ge=0)
+    epochs: float = Field(
+        default=1, gt=0, description="Passes over the training examples; max_steps overrides it."
+    )
+    max_steps: int | None = Field(
+        default=None, ge=1, description="Optimizer steps to train for, instead of epochs."
+    )
+    lr: float = Field(default=2e-4, gt=0, lt=1, description="Peak learning rate.")
+    scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = Field(
+        default="linear", description="Learning-rate schedule."
+    )
+    warmup_ratio: float = Field(
+        default=0.0, ge=0, lt=1, description="Share of the steps that warm the learning rate up."
+    )
+    batch_size: int = Field(default=8, ge=1, description="Examples per device and step (for evaluation too).")
+    grad_accum: int = Field(default=1, ge=1, description="Batches accumulated into one optimizer step.")
+    max_length: int = Field(
+        default=512,
+        ge=8,
+        description="Tokens per example, prompt and answer; longer ones are cut (with packing, the block "
+        "length).",
+    )
+    packing: bool = Field(
+        default=False,
+        description="Concatenate examples into blocks of max_length tokens instead of padding each one.",
+    )
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
+        default="auto", description="auto: bf16 on GPUs that have it, else fp16; fp32 on CPU."
+    )
+    gradient_checkpointing: bool = Field(
+        default=False, description="Recompute activations in the backward pass: less memory, more time."
+    )
+    completion_only_loss: bool = Field(
+        default=True, description="Loss on the answer only, not on the prompt."
+    )
+    seed: int | None = Field(default=None, ge=0, description="Seed of the run; default: the project seed.")
+    eval_steps: int | None = Field(
+        default=None,
+        ge=1,
+        description="Evaluate on the validation split every this many steps; unset: before and after "
+        "training only.",
+    )
+    save_steps: int | None = Field(
+        default=None, ge=1, description="Checkpoint every this many steps; default: a quarter of the run."
+    )
+    logging_steps: int = Field(default=10, ge=1, description="Log the loss every this many steps.")
+    weight_decay: float = Field(default=0.0, ge=0, lt=1, description="AdamW weight decay.")
+    max_grad_norm: float = Field(default=1.0, ge=0, description="Gradients are clipped to this norm.")
 
 
 _SWEEP_PATH = re.compile(r"^(training|method)\.[a-z_]{1,64}$")
@@ -119,13 +182,18 @@ def _sweep_value(value: Any) -> SweepScalar:
     raise ValueError("a sweep value is a number, true/false, or 1-64 letters, digits, '_', '.', '+' and '-'")
 
 
-ParamPath = Annotated[str, WithJsonSchema({"type": "string", "pattern": _SWEEP_PATH.pattern})]
+ParamPath = Annotated[
+    str,
+    WithJsonSchema({"type": "string", "pattern": _SWEEP_PATH.pattern}),
+    Field(description="`training.<field>` or `method.<field>`: a field the sweep varies."),
+]
 SweepValue = Annotated[
     SweepScalar,
     PlainValidator(_sweep_value),
     WithJsonSchema(
         {"anyOf": [{"type": "boolean"}, {"type": "number"}, {"type": "string", "pattern": _SWEEP_TEXT}]}
     ),
+    Field(description="A number, true or false, or 1-64 letters, digits, '_', '.', '+' and '-'."),
 ]
 
 
@@ -151,7 +219,9 @@ class Sweep(SpecModel):
         pattern=r"^[A-Za-z0-9_./-]{1,128}$",
         description="Key in each trial's metrics file (a dotted path for nested ones).",
     )
-    goal: Literal["minimize", "maximize"] = "minimize"
+    goal: Literal["minimize", "maximize"] = Field(
+        default="minimize", description="Whether the best trial has the lowest or the highest `metric`."
+    )
 
     def trials(self) -> list[tuple[str, dict[str, SweepScalar]]]:
         """(name suffix, {path: value}) for every combination, in DVC's matrix order."""
@@ -217,14 +287,24 @@ def _error(loc: tuple[str | int, ...], value: Any, message: str) -> InitErrorDet
 
 
 class FineTune(SpecBase):
-    kind: Literal["FineTune"]
-    base_model: BaseModelSpec
-    dataset: Name
-    prompt: Name
-    method: Method = Field(default_factory=Method)
-    training: Training = Field(default_factory=Training)
-    sweep: Sweep | None = None
-    resources: Resources = Field(default_factory=Resources)
+    kind: Literal["FineTune"] = Field(description="Always `FineTune`.")
+    base_model: BaseModelSpec = Field(description="The model to start from.")
+    dataset: Name = Field(
+        description="The Dataset to train on: its train split, and its validation split for the eval loss."
+    )
+    prompt: Name = Field(description="The Prompt that renders the records into training examples.")
+    method: Method = Field(
+        default_factory=Method, description="The tuning method (through PEFT) and its settings."
+    )
+    training: Training = Field(
+        default_factory=Training, description="Hyperparameters of the Transformers Trainer."
+    )
+    sweep: Sweep | None = Field(
+        default=None, description="A grid of settings to try; the best trial becomes the model."
+    )
+    resources: Resources = Field(
+        default_factory=Resources, description="Where the base and tune stages run, on how many GPUs."
+    )
     status: Literal["active", "retired"] = Field(
         default="active",
         description="retired: no longer built or trained (its stages leave the pipeline); "
@@ -255,6 +335,18 @@ class FineTune(SpecBase):
         if errors:
             raise ValidationError.from_exception_data(type(self).__name__, errors)
         return self
+
+    def references(self) -> Iterator[Reference]:
+        yield ("dataset",), "Dataset", self.dataset
+        yield ("prompt",), "Prompt", self.prompt
+        if self.base_model.finetune:
+            yield ("base_model", "finetune"), "FineTune", self.base_model.finetune
+        if self.base_model.build:
+            yield (
+                ("base_model", "build", "tokenizer_dataset"),
+                "Dataset",
+                self.base_model.build.tokenizer_dataset,
+            )
 
 
 def _first_message(exc: ValidationError, *, where: bool = False) -> str:

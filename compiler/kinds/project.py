@@ -11,15 +11,28 @@ from llmops.compiler.kinds.common import Environment, Name, RelPath, RunnerLabel
 PipRequirement = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9._\[\]\-]+(?:[=<>!~]=?[A-Za-z0-9.*+-]+)?$|^\.(\[[a-z,-]+\])?$"),
+    Field(description="A pip requirement: a name, extras and a version (`llmops==0.2.0`), or `.`."),
 ]
-Branch = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")]
+Branch = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$"),
+    Field(description="A git branch name."),
+]
 
 
 class RunnerDefaults(SpecModel):
     """`runs-on` labels for each runner class a stage can ask for."""
 
-    cpu: list[RunnerLabel] = Field(default_factory=lambda: ["ubuntu-latest"], min_length=1)
-    gpu: list[RunnerLabel] = Field(default_factory=lambda: ["self-hosted", "gpu"], min_length=1)
+    cpu: list[RunnerLabel] = Field(
+        default_factory=lambda: ["ubuntu-latest"],
+        min_length=1,
+        description="Labels of cpu stages' jobs, and of the validate and metrics-diff jobs.",
+    )
+    gpu: list[RunnerLabel] = Field(
+        default_factory=lambda: ["self-hosted", "gpu"],
+        min_length=1,
+        description="Labels of gpu stages' jobs.",
+    )
     multi_gpu: list[RunnerLabel] | None = Field(
         default=None,
         min_length=1,
@@ -28,40 +41,63 @@ class RunnerDefaults(SpecModel):
 
 
 class Defaults(SpecModel):
-    runners: RunnerDefaults = Field(default_factory=RunnerDefaults)
-    seed: int = Field(default=42, ge=0)
+    runners: RunnerDefaults = Field(
+        default_factory=RunnerDefaults, description="`runs-on` labels for each runner class."
+    )
+    seed: int = Field(
+        default=42, ge=0, description="Seed of every split, training and evaluation whose spec sets none."
+    )
 
 
 class Remote(SpecModel):
     """A DVC remote; its credentials come from the environment, never from the spec."""
 
-    name: Name = "storage"
+    name: Name = Field(default="storage", description="Name of the remote in the generated jobs' DVC config.")
     url: Annotated[
         str,
         StringConstraints(pattern=r"^(s3|gs|azure|ssh|https?|hdfs|webdav)://[^\s'\"`$\\]+$|^/[^\s'\"`$\\]+$"),
-    ]
+    ] = Field(description="An s3, gs, azure, ssh, http(s), hdfs or webdav URL, or an absolute folder path.")
 
 
 class Storage(SpecModel):
-    remote: Remote | None = None
+    remote: Remote | None = Field(
+        default=None,
+        description="The DVC remote the generated jobs pull inputs from and push outputs to; "
+        "unset: outputs stay in DVC's local cache.",
+    )
 
 
 class Governance(SpecModel):
     """Which environments are protected and how many approvals a change to them needs."""
 
-    protected_environments: list[Environment] = Field(default_factory=lambda: ["production"])
-    approvals: int = Field(default=1, ge=0, le=20)
-    main_branch: Branch = "main"
+    protected_environments: list[Environment] = Field(
+        default_factory=lambda: ["production"],
+        description="A change that touches one of these environments needs at least `approvals` approvals.",
+    )
+    approvals: int = Field(
+        default=1, ge=0, le=20, description="Approvals a pull request touching a protected environment needs."
+    )
+    main_branch: Branch = Field(
+        default="main",
+        description="The main branch: pull requests into it and pushes to it run the workflows; "
+        "`llmops enforce` checks its commits.",
+    )
 
 
 class Paths(SpecModel):
     """Where specs are found and where stages write; all relative to the project root."""
 
-    specs: list[RelPath] = Field(default_factory=lambda: ["specs"], min_length=1)
-    artifacts: RelPath = "artifacts"
-    metrics: RelPath = "metrics"
-    plots: RelPath = "plots"
-    reports: RelPath = "reports"
+    specs: list[RelPath] = Field(
+        default_factory=lambda: ["specs"],
+        min_length=1,
+        description="Folders (or glob patterns) whose YAML files, at any depth, are specs.",
+    )
+    artifacts: RelPath = Field(
+        default="artifacts", description="Folder of the DVC-tracked outputs: datasets, models, evaluations."
+    )
+    metrics: RelPath = Field(default="metrics", description="Folder of the stages' metrics files.")
+    plots: RelPath = Field(default="plots", description="Folder of the stages' plot data.")
+    reports: RelPath = Field(default="reports", description="Folder of the stages' Markdown reports.")
 
 
 class CI(SpecModel):
@@ -70,13 +106,17 @@ class CI(SpecModel):
     llmops_requirement: PipRequirement | None = Field(
         default=None, description="pip requirement for llmops; defaults to this llmops version."
     )
-    python: Literal["python3", "python3.11", "python3.12", "python3.13"] = "python3"
+    python: Literal["python3", "python3.11", "python3.12", "python3.13"] = Field(
+        default="python3", description="The Python the generated jobs make their virtual environment with."
+    )
 
 
 class Project(SpecBase):
-    kind: Literal["Project"]
-    defaults: Defaults = Field(default_factory=Defaults)
-    storage: Storage = Field(default_factory=Storage)
-    governance: Governance = Field(default_factory=Governance)
-    paths: Paths = Field(default_factory=Paths)
-    ci: CI = Field(default_factory=CI)
+    kind: Literal["Project"] = Field(description="Always `Project`.")
+    defaults: Defaults = Field(default_factory=Defaults, description="Runner labels and the default seed.")
+    storage: Storage = Field(default_factory=Storage, description="Where DVC keeps stage outputs.")
+    governance: Governance = Field(
+        default_factory=Governance, description="Protected environments, their approvals, the main branch."
+    )
+    paths: Paths = Field(default_factory=Paths, description="Where specs are found and where stages write.")
+    ci: CI = Field(default_factory=CI, description="How the generated workflows install llmops.")

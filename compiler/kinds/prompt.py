@@ -2,54 +2,86 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from llmops.compiler.kinds.common import Name, RelPath, Resources, SpecBase, SpecModel
+from llmops.compiler.kinds.common import Name, Reference, RelPath, Resources, SpecBase, SpecModel
 
-Variable = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+Variable = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+        description="A template variable: a letter or '_', then letters, digits and '_'.",
+    ),
+]
 
 
 class FewShot(SpecModel):
-    variables: dict[Variable, Any]
-    completion: str
+    variables: dict[Variable, Any] = Field(description="The template's variables for this example.")
+    completion: str = Field(description="The answer that follows it.")
 
 
 class Expect(SpecModel):
-    equals: str | None = None
-    contains: list[str] = Field(default_factory=list)
-    not_contains: list[str] = Field(default_factory=list)
+    equals: str | None = Field(default=None, description="The whole rendered prompt, exactly.")
+    contains: list[str] = Field(default_factory=list, description="Texts the rendered prompt must contain.")
+    not_contains: list[str] = Field(
+        default_factory=list, description="Texts the rendered prompt must not contain."
+    )
 
 
 class GoldenTest(SpecModel):
-    name: Name | None = None
-    variables: dict[Variable, Any]
-    expect: Expect
+    name: Name | None = Field(default=None, description="Names the test in messages.")
+    variables: dict[Variable, Any] = Field(description="The template's variables for this test.")
+    expect: Expect = Field(description="What the rendered prompt must be.")
 
 
 class Prompt(SpecBase):
-    kind: Literal["Prompt"]
-    template: str | None = Field(default=None, max_length=100_000)
+    kind: Literal["Prompt"] = Field(description="Always `Prompt`.")
+    template: str | None = Field(
+        default=None, max_length=100_000, description="The Jinja2 template of the user turn, inline."
+    )
     template_file: RelPath | None = Field(
         default=None, description="Path of a Jinja2 file, relative to the project root."
     )
-    system: str | None = Field(default=None, max_length=100_000)
-    variables: list[Variable] = Field(default_factory=list)
+    system: str | None = Field(
+        default=None, max_length=100_000, description="System text: the first message of every prompt."
+    )
+    variables: list[Variable] = Field(
+        default_factory=list,
+        description="The variables the template may read; the stage passes only these columns.",
+    )
     completion: Variable | None = Field(
         default=None, description="Column holding the expected answer, for training examples."
     )
-    chat_format: Literal["none", "tokenizer", "chatml", "llama-2", "zephyr"] = "none"
-    few_shot: list[FewShot] = Field(default_factory=list)
-    tests: list[GoldenTest] = Field(default_factory=list)
+    chat_format: Literal["none", "tokenizer", "chatml", "llama-2", "zephyr"] = Field(
+        default="none",
+        description="How the messages become text: plain blocks (none), chatml, llama-2, zephyr, or the "
+        "model tokenizer's own chat template.",
+    )
+    few_shot: list[FewShot] = Field(
+        default_factory=list, description="Example exchanges placed before every prompt."
+    )
+    tests: list[GoldenTest] = Field(
+        default_factory=list, description="Golden tests, run by `llmops validate` and by the prompt stage."
+    )
     dataset: Name | None = Field(
         default=None, description="The Dataset whose splits the prompt stage renders into examples."
     )
-    limits: dict[Literal["max_chars", "timeout_s"], float] = Field(default_factory=dict)
-    resources: Resources = Field(default_factory=Resources)
+    limits: dict[Literal["max_chars", "timeout_s"], float] = Field(
+        default_factory=dict,
+        description="Sandbox limits of one render: `max_chars` of text (default 100000) and `timeout_s` "
+        "(default 2).",
+    )
+    resources: Resources = Field(default_factory=Resources, description="Where the prompt stage runs.")
 
     @model_validator(mode="after")
     def _one_template(self) -> Prompt:
         if bool(self.template) == bool(self.template_file):
             raise ValueError("give exactly one of template or template_file")
         return self
+
+    def references(self) -> Iterator[Reference]:
+        if self.dataset:
+            yield ("dataset",), "Dataset", self.dataset

@@ -6,8 +6,9 @@ Each commit on the first-parent line of a branch is one landing: a GitHub merge 
 apart by the `kind` and `name` inside the YAML, so a renamed file is still the same spec. The
 approvals come from `Approved-by:` / `Reviewed-by:` trailers (or the GitHub API, through an
 injected fetcher); the gate results and metrics are the DVC metrics files committed in the same
-tree (`cache: false`, so git tracks them). A spec that does not parse at some commit is recorded
-as `unparseable`, never a crash.
+tree (`cache: false`, so git tracks them). Specs are read as `llmops compile` reads them
+(`llmops.audit.specs`); a spec that does not parse at some commit is recorded as `unparseable`,
+with the reason in its notes and what could be read of it, never a crash.
 """
 
 from __future__ import annotations
@@ -19,12 +20,10 @@ from datetime import UTC
 from pathlib import PurePosixPath
 from typing import Any
 
-from llmops.audit.tree import (
-    TreeFacts,
-    is_spec,
-    spec_doc,
-    spec_roots,
-)
+from llmops.audit.specs import CommitSpecs, SpecEntry, read_commit_specs
+from llmops.audit.tree import TreeFacts
+from llmops.compiler.kinds import Deployment
+from llmops.compiler.parse import SPEC_SUFFIXES
 
 TRACKED_KINDS = ("FineTune", "Deployment")
 
@@ -222,41 +221,27 @@ def walk(
     known: dict[str, tuple[str | None, str]] = {}  # path -> (kind, name) last seen there
     summaries: dict[tuple[str | None, str], SpecSummary] = {}
     pr_cache: dict[str, Landing] = {}
+    specs_at = _SpecsCache(prefix)
     for commit in repo.iter_commits(branch, first_parent=True, reverse=True):
         parent = commit.parents[0] if commit.parents else None
-        roots = spec_roots(commit.tree, prefix)
-        old_roots = spec_roots(parent.tree, prefix) if parent else []
-        if parent is None:
-            paths = {
-                item.path: None
-                for item in commit.tree.traverse()
-                if item.type == "blob" and is_spec(item.path, roots, prefix)
-            }
-        else:
-            paths = {}
-            for diff in parent.diff(commit):
-                for path in (diff.a_path, diff.b_path):
-                    if path and (is_spec(path, roots, prefix) or is_spec(path, old_roots, prefix)):
-                        paths[path] = None
+        paths = _changed_specs(commit, parent, prefix, specs_at)
         if not paths:
             continue
-        old: dict[tuple[str | None, str], tuple[str, dict | None]] = {}
-        new: dict[tuple[str | None, str], tuple[str, dict | None]] = {}
+        now = specs_at(commit.tree)
+        then = specs_at(parent.tree) if parent is not None else None
+        old: dict[tuple[str | None, str], SpecEntry] = {}
+        new: dict[tuple[str | None, str], SpecEntry] = {}
         for path in sorted(paths):
-            if parent is not None and is_spec(path, old_roots, prefix):
-                exists, doc = spec_doc(parent.tree, path)
-                if exists:
-                    key = (doc["kind"], str(doc["name"])) if doc else known.get(path)
-                    if key is not None:
-                        old[key] = (path, doc)
-            if is_spec(path, roots, prefix):
-                exists, doc = spec_doc(commit.tree, path)
-                if exists:
-                    key = (doc["kind"], str(doc["name"])) if doc else known.get(path)
-                    if key is None:
-                        key = (None, PurePosixPath(path).stem)
-                    new[key] = (path, doc)
-                    known[path] = key
+            before = then.entries.get(path) if then is not None else None
+            if before is not None:
+                key = _identity(before) or known.get(path)
+                if key is not None:
+                    old[key] = before
+            after = now.entries.get(path)
+            if after is not None:
+                key = _identity(after) or known.get(path) or (None, PurePosixPath(path).stem)
+                new[key] = after
+                known[path] = key
         facts: TreeFacts | None = None
         info: Landing | None = None
         for key in sorted(set(old) | set(new), key=lambda k: (k[0] or "", k[1])):
@@ -265,38 +250,40 @@ def walk(
                 continue
             before = old.get(key)
             after = new.get(key)
-            if before and after and before[1] == after[1] and before[0] == after[0] and after[1] is not None:
+            if before and after and _same(before, after):
                 continue  # only formatting or comments changed
             if after is None:
                 change = "deleted"
-                doc = before[1] if before else None
             elif before is None:
                 change = "added"
-                doc = after[1]
             else:
-                doc = after[1]
-                was = (before[1] or {}).get("status", "active") if before[1] else None
-                now = (doc or {}).get("status", "active") if doc else None
-                if was != "retired" and now == "retired":
+                was, status_now = _status(before), _status(after)
+                if was != "retired" and status_now == "retired":
                     change = "retired"
-                elif was == "retired" and now is not None and now != "retired":
+                elif was == "retired" and status_now is not None and status_now != "retired":
                     change = "reactivated"
                 else:
                     change = "modified"
             if info is None:
                 info = pr_cache.setdefault(commit.hexsha, landing(repo, commit, github, fetch_reviews))
             if facts is None:
-                facts = TreeFacts(commit.tree, prefix, roots)
-            parseable = after is None or after[1] is not None
-            current = doc if parseable else (before[1] if before else None)
-            status = None
-            if kind == "Deployment" and doc:
-                status = str(doc.get("status", "active"))
-            path = (after or before)[0]
+                facts = TreeFacts(commit.tree, prefix, now)
+            parseable = after is None or after.parses
+            # What the row shows: this commit's spec, as much of it as could be read, else the
+            # last version that could.
+            current = next((e.spec for e in (after, before) if e is not None and e.spec is not None), None)
+            shown = after or before
+            status = _status(shown) if kind == "Deployment" else None
+            deployed = current if isinstance(current, Deployment) else None
+            why = (
+                []
+                if parseable or after is None
+                else [f"spec does not parse at this commit: {after.problems[0]}"]
+            )
             row = Change(
                 kind=kind,
                 name=name,
-                path=path[len(prefix) :],
+                path=shown.path,
                 change=change,
                 commit=commit.hexsha,
                 date=_iso(commit.committed_datetime),
@@ -313,27 +300,65 @@ def walk(
                 metrics=facts.metrics(kind, name, current),
                 parseable=parseable,
                 status=status,
-                environment=(current or {}).get("environment") if kind == "Deployment" else None,
-                model=_model_label(current) if kind == "Deployment" else None,
-                renamed_from=before[0][len(prefix) :] if before and after and before[0] != after[0] else None,
+                environment=deployed.environment if kind == "Deployment" and deployed else None,
+                model=deployed.model.label if kind == "Deployment" and deployed else None,
+                renamed_from=before.path if before and after and before.path != after.path else None,
                 revert_of=info.revert_of,
                 versions=sorted(
                     t for t in (tags_by_commit or {}).get(commit.hexsha, []) if _tag_artifact(t) == name
                 ),
-                notes=list(info.notes) + ([] if parseable else ["spec does not parse at this commit"]),
+                notes=list(info.notes) + why + now.project_notes(),
             )
             changes.append(row)
             _summarise(summaries, row)
     return changes, sorted(summaries.values(), key=lambda s: (s.kind or "", s.name))
 
 
-def _model_label(doc: dict | None) -> str | None:
-    model = (doc or {}).get("model")
-    if isinstance(model, dict):
-        for key in ("finetune", "base_of", "deployment", "path", "hub"):
-            if model.get(key):
-                return f"{key}:{model[key]}"
-    return None
+class _SpecsCache:
+    """The specs of the last few trees: each commit's tree is the next one's parent's."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self._recent: dict[str, CommitSpecs] = {}
+
+    def __call__(self, tree) -> CommitSpecs:
+        found = self._recent.pop(tree.hexsha, None) or read_commit_specs(tree, self.prefix)
+        self._recent[tree.hexsha] = found
+        while len(self._recent) > 4:
+            self._recent.pop(next(iter(self._recent)))
+        return found
+
+
+def _changed_specs(commit, parent, prefix: str, specs_at: _SpecsCache) -> set[str]:
+    """Project-relative paths of the spec files the commit added, changed or deleted."""
+    if parent is None:
+        return set(specs_at(commit.tree).entries)
+    changed = {
+        p[len(prefix) :]
+        for d in parent.diff(commit)
+        for p in (d.a_path, d.b_path)
+        if p and p.startswith(prefix)
+    }
+    if not any(p.endswith(SPEC_SUFFIXES) for p in changed):
+        return set()  # no spec can have changed: skip parsing this commit's specs
+    now, then = specs_at(commit.tree).entries, specs_at(parent.tree).entries
+    return {p for p in changed if p in now or p in then}
+
+
+def _identity(entry: SpecEntry) -> tuple[str, str] | None:
+    """(kind, name) as the file's YAML says, whether or not the spec validates."""
+    return (entry.kind, entry.name) if entry.kind and entry.name else None
+
+
+def _same(before: SpecEntry, after: SpecEntry) -> bool:
+    return before.path == after.path and _identity(after) is not None and before.data == after.data
+
+
+def _status(entry: SpecEntry | None) -> str | None:
+    """A FineTune's or Deployment's `status` (the model's default when unset); None when the
+    spec could not be read."""
+    spec = entry.spec if entry is not None else None
+    return str(spec.status) if spec is not None and hasattr(spec, "status") else None
 
 
 def _tag_artifact(tag: str) -> str:

@@ -66,6 +66,9 @@ def render_table(report: dict[str, Any]) -> str:
     direct = sum(1 for c in report["changes"] if c["direct"])
     if direct:
         lines.append(f"! {direct} change(s) reached {report['branch']} without a pull request")
+    lenient = _lenient(report)
+    if lenient:
+        lines.append(f"! {lenient}")
     lines.append("")
     lines.append("Specs:")
     for s in report["specs"]:
@@ -91,6 +94,18 @@ def _registry_lines(report: dict[str, Any], bullet: str) -> list[str]:
     return lines
 
 
+def _lenient(report: dict[str, Any]) -> str:
+    """Whether some rows were read from specs that do not parse with this llmops, and where to
+    find why: history keeps commits whose specs a later llmops no longer accepts."""
+    count = sum(1 for c in report["changes"] if any("does not parse" in n for n in c["notes"]))
+    if not count:
+        return ""
+    return (
+        f"{count} change(s) at commits whose specs do not parse with this llmops; their rows were "
+        "read leniently (see each change's notes: --format json)"
+    )
+
+
 def _md(cell: str) -> str:
     return cell.replace("|", "\\|").replace("\n", " ")
 
@@ -109,6 +124,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     direct = sum(1 for c in report["changes"] if c["direct"])
     if direct:
         lines += ["", f"> **{direct} change(s) reached `{report['branch']}` without a pull request.**"]
+    lenient = _lenient(report)
+    if lenient:
+        lines += ["", f"> {lenient}"]
     lines += ["", "### Specs", ""]
     for s in report["specs"]:
         when = {"retired": s["retired_at"], "deleted": s["deleted_at"]}.get(s["state"])

@@ -1,18 +1,21 @@
-"""Reading one commit's tree without checking it out: blobs, spec documents, where the specs
-and metrics live (from that commit's llmops.yaml), and the gate results and metrics committed
-there. Shared by the audit (`history.py`) and enforcement (`enforce.py`); never raises on a
-file that does not parse, since history holds broken commits too.
+"""Reading one commit's tree without checking it out: blobs, and the gate results and metrics
+committed there (under that commit's `paths.metrics`). Shared by the audit (`history.py`) and
+enforcement (`enforce.py`); never raises on a file that does not parse, since history holds
+broken commits too. The specs themselves are read by `llmops.audit.specs`, through the compiler.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from pathlib import PurePosixPath
 from typing import Any
 
-SPEC_SUFFIXES = (".yaml", ".yml")
-PROJECT_FILE = "llmops.yaml"
+from llmops.audit.specs import CommitSpecs
+from llmops.compiler.catalog import spec_of_stage, stage_name
+from llmops.compiler.governance import policies_governing
+from llmops.compiler.kinds import Deployment, Policy
+from llmops.compiler.kinds.common import ModelRef
+
 # The figures an audit row shows; the full files stay in git for whoever needs more.
 TUNE_METRICS = ("eval_loss", "eval_perplexity", "train_loss", "steps")
 _SKIP_EVAL = re.compile(r"(_ci_(low|high)|^n)$")
@@ -34,51 +37,6 @@ def blob_text(tree, path: str) -> str | None:
     return blob.data_stream.read().decode("utf-8", "replace")
 
 
-def spec_doc(tree, path: str) -> tuple[bool, dict | None]:
-    """(exists, document): document is None when the file is missing or does not parse as a mapping
-    with a kind and a name."""
-    text = blob_text(tree, path)
-    if text is None:
-        return False, None
-    try:
-        doc = load_yaml(text)
-    except Exception:
-        return True, None
-    if not isinstance(doc, dict) or not isinstance(doc.get("kind"), str) or not doc.get("name"):
-        return True, None
-    return True, doc
-
-
-def spec_roots(tree, prefix: str) -> list[str]:
-    text = blob_text(tree, prefix + PROJECT_FILE)
-    roots: Any = None
-    if text is not None:
-        try:
-            doc = load_yaml(text)
-            roots = ((doc or {}).get("paths") or {}).get("specs") if isinstance(doc, dict) else None
-        except Exception:
-            roots = None
-    if not isinstance(roots, list) or not all(isinstance(r, str) for r in roots):
-        roots = ["specs"]
-    return [prefix + r.rstrip("/") for r in roots]
-
-
-def metrics_dir(tree, prefix: str) -> str:
-    text = blob_text(tree, prefix + PROJECT_FILE)
-    try:
-        doc = load_yaml(text) if text is not None else None
-        value = ((doc or {}).get("paths") or {}).get("metrics") if isinstance(doc, dict) else None
-    except Exception:
-        value = None
-    return prefix + (value.rstrip("/") if isinstance(value, str) and value else "metrics")
-
-
-def is_spec(path: str, roots: list[str], prefix: str) -> bool:
-    if not path.endswith(SPEC_SUFFIXES) or path == prefix + PROJECT_FILE:
-        return False
-    return any(path == r or path.startswith(r + "/") or PurePosixPath(path).match(r) for r in roots)
-
-
 def json_blob(tree, path: str) -> Any:
     text = blob_text(tree, path)
     if text is None:
@@ -89,24 +47,23 @@ def json_blob(tree, path: str) -> Any:
         return None
 
 
-def finetune_of(kind: str | None, doc: dict | None, name: str) -> str | None:
+def finetune_of(kind: str | None, spec: Any, name: str) -> str | None:
+    """The FineTune whose figures an audit row shows: itself, or what a Deployment serves."""
     if kind == "FineTune":
         return name
-    if kind == "Deployment" and doc and isinstance(doc.get("model"), dict):
-        value = doc["model"].get("finetune")
-        return value if isinstance(value, str) else None
+    if isinstance(spec, Deployment):
+        return spec.model.finetune
     return None
 
 
 class TreeFacts:
     """Gate results and metrics of one commit's tree, read once and shared by its rows."""
 
-    def __init__(self, tree, prefix: str, roots: list[str]) -> None:
+    def __init__(self, tree, prefix: str, specs: CommitSpecs) -> None:
         self.tree = tree
-        self.mdir = metrics_dir(tree, prefix)
-        self.roots = roots
+        self.mdir = prefix + specs.project.paths.metrics.rstrip("/")
+        self.specs = specs
         self._files: dict[str, Any] | None = None
-        self._policies: dict[str, dict] | None = None
 
     def files(self) -> dict[str, Any]:
         if self._files is None:
@@ -120,31 +77,21 @@ class TreeFacts:
                     self._files[item.name[: -len(".json")]] = json_blob(self.tree, item.path)
         return self._files
 
-    def policies(self) -> dict[str, dict]:
-        """Policy specs in this tree by name (for `applies_to`); unparseable ones are left out."""
-        if self._policies is None:
-            self._policies = {}
-            for root in self.roots:
-                try:
-                    folder = self.tree / root
-                except KeyError:
-                    continue
-                if folder.type != "tree":
-                    continue
-                for item in folder.traverse():
-                    if item.type == "blob" and item.path.endswith(SPEC_SUFFIXES):
-                        _, doc = spec_doc(self.tree, item.path)
-                        if doc and doc.get("kind") == "Policy":
-                            self._policies[str(doc["name"])] = doc
-        return self._policies
+    def policies(self) -> dict[str, Policy]:
+        """Policy specs in this tree by name (for `applies_to`); unreadable ones are left out."""
+        return self.specs.policies()
 
-    def gate(self, kind: str | None, name: str, doc: dict | None) -> dict[str, str]:
+    def gate(self, kind: str | None, name: str, spec: Any) -> dict[str, str]:
+        """The committed gate records of the policies that govern this FineTune or Deployment,
+        and of any policy whose spec is gone: better too much than too little."""
+        policies = self.policies()
+        governing = {p.name for p in _governing(policies, kind, name, spec)}
         result: dict[str, str] = {}
         for key, record in sorted(self.files().items()):
-            if not key.startswith("gate-"):
+            policy = spec_of_stage("gate", key)
+            if policy is None:
                 continue
-            policy = key[len("gate-") :]
-            if not self._applies(policy, kind, name, doc):
+            if policy in policies and policy not in governing:
                 continue
             if isinstance(record, dict) and isinstance(record.get("passed"), bool):
                 result[policy] = "passed" if record["passed"] else "failed"
@@ -152,40 +99,40 @@ class TreeFacts:
                 result[policy] = "unreadable"
         return result
 
-    def _applies(self, policy: str, kind: str | None, name: str, doc: dict | None) -> bool:
-        if kind == "Deployment" and doc and policy in (doc.get("policies") or []):
-            return True
-        spec = self.policies().get(policy)
-        applies = spec.get("applies_to") if spec else None
-        if not isinstance(applies, dict) or not any(applies.values()):
-            return True  # unknown or unrestricted policies are shown: better too much than too little
-        if kind == "FineTune":
-            return name in (applies.get("finetunes") or [])
-        if kind == "Deployment":
-            env = doc.get("environment") if doc else None
-            return name in (applies.get("deployments") or []) or env in (applies.get("environments") or [])
-        return False
-
-    def metrics(self, kind: str | None, name: str, doc: dict | None) -> dict[str, Any]:
-        finetune = finetune_of(kind, doc, name)
+    def metrics(self, kind: str | None, name: str, spec: Any) -> dict[str, Any]:
+        finetune = finetune_of(kind, spec, name)
         if finetune is None:
             return {}
         files = self.files()
         found: dict[str, Any] = {}
-        tune = files.get(f"tune-{finetune}")
+        tune = files.get(stage_name("tune", finetune))
         if isinstance(tune, dict):
             for key in TUNE_METRICS:
                 if key in tune:
                     found[f"tune.{key}"] = tune[key]
-        label = f"finetune:{finetune}"
+        label = ModelRef.model_construct(finetune=finetune).label  # as the eval stage names it
         for key, record in sorted(files.items()):
-            if not key.startswith("eval-") or not isinstance(record, dict):
+            suite = spec_of_stage("eval", key)
+            if suite is None or not isinstance(record, dict):
                 continue
             scores = (record.get("models") or {}).get(label)
             if not isinstance(scores, dict):
                 continue
-            suite = key[len("eval-") :]
             for metric, value in sorted(scores.items()):
                 if isinstance(value, int | float) and not _SKIP_EVAL.search(metric):
                     found[f"{suite}.{metric}"] = value
         return found
+
+
+def _governing(policies: dict[str, Policy], kind: str | None, name: str, spec: Any) -> list[Policy]:
+    """The policies governing one audit row: a FineTune, or a Deployment (its own `policies`,
+    and those naming it or its environment); any other row only the unrestricted ones."""
+    if kind == "FineTune":
+        return policies_governing(policies.values(), finetunes=[name])
+    if kind == "Deployment" and isinstance(spec, Deployment):
+        return policies_governing(
+            policies.values(), deployments=[name], environments=[spec.environment], named=spec.policies
+        )
+    if kind == "Deployment":
+        return policies_governing(policies.values(), deployments=[name])
+    return policies_governing(policies.values())

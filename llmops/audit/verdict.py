@@ -26,6 +26,8 @@ class Verdict:
     required_approvals: int = 0
     policies: list[str] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
+    # What was read leniently: specs at this commit that no longer parse with this llmops.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def allowed(self) -> bool:

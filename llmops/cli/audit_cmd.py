@@ -10,74 +10,21 @@ commit, plus the registry (GTO-style tags). `register` writes those tags. Both r
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import urllib.request
-from pathlib import Path
-from typing import Any
 
 from llmops.errors import UsageError
+from llmops.gitrepo import find_commit, open_repo
 
-GITHUB_TIMEOUT_S = 10
-
-
-def _repo(project: str):
-    import git
-
-    root = Path(project).resolve()
-    try:
-        repo = git.Repo(root, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise UsageError(
-            f"{root} is not inside a git repository; the audit is read from git history"
-        ) from None
-    if repo.bare:
-        raise UsageError(f"{root} is a bare repository")
-    prefix = root.relative_to(Path(repo.working_tree_dir).resolve()).as_posix()
-    return repo, ("" if prefix == "." else prefix + "/")
-
-
-def github_fetcher(token: str, api: str | None = None):
-    """GET /repos/{owner}/{repo}/pulls/{n}/reviews, every page, with a 10 s timeout per request."""
-    base = (api or os.environ.get("GITHUB_API_URL") or "https://api.github.com").rstrip("/")
-
-    def fetch(owner_repo: str, number: int) -> list[dict[str, Any]]:
-        reviews: list[dict[str, Any]] = []
-        for page in range(1, 51):
-            url = f"{base}/repos/{owner_repo}/pulls/{number}/reviews?per_page=100&page={page}"
-            request = urllib.request.Request(
-                url,
-                headers={
-                    "Authorization": f"Bearer {token}",
-                    "Accept": "application/vnd.github+json",
-                    "X-GitHub-Api-Version": "2022-11-28",
-                    "User-Agent": "llmops-audit",
-                },
-            )
-            with urllib.request.urlopen(request, timeout=GITHUB_TIMEOUT_S) as response:
-                batch = json.loads(response.read().decode("utf-8"))
-            if not isinstance(batch, list):
-                raise ValueError("unexpected reply from the GitHub API")
-            reviews.extend(batch)
-            if len(batch) < 100:
-                break
-        return reviews
-
-    return fetch
+WHY_GIT = "the audit is read from git history"
 
 
 def build_report(repo, branch: str, prefix: str = "", github: str | None = None, fetch_reviews=None) -> dict:
-    import git
-
     from llmops.audit import history
     from llmops.audit import tags as registry
     from llmops.audit.render import SCHEMA
 
-    try:
-        head = repo.commit(branch)
-    except (git.BadName, ValueError, git.GitCommandError):
-        raise UsageError(f"unknown branch or ref '{branch}'") from None
+    head = find_commit(repo, branch, "branch or ref")
     events = registry.events(repo)
     changes, specs = history.walk(
         repo,
@@ -108,16 +55,17 @@ def _only(report: dict, name: str) -> dict:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     from llmops.audit.render import render_json, render_markdown, render_table
+    from llmops.github import GitHub, is_owner_repo
 
-    repo, prefix = _repo(args.project)
+    repo, prefix = open_repo(args.project, WHY_GIT)
     github = args.github
     fetch = None
     if github:
-        if github.count("/") != 1 or not all(github.split("/")):
+        if not is_owner_repo(github):
             raise UsageError(f"--github takes owner/repo, not '{github}'")
         token = os.environ.get("GITHUB_TOKEN")
         if token:
-            fetch = github_fetcher(token)
+            fetch = GitHub(token).reviews
         else:
             print("llmops: GITHUB_TOKEN is not set; approvals come from commit trailers", file=sys.stderr)
     report = build_report(repo, args.branch, prefix, github if fetch else None, fetch)
@@ -131,7 +79,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_register(args: argparse.Namespace) -> int:
     from llmops.audit import tags as registry
 
-    repo, _ = _repo(args.project)
+    repo, _ = open_repo(args.project, WHY_GIT)
     created = registry.register(
         repo, args.model, version=args.version, environment=args.env, ref=args.ref, note=args.message
     )

@@ -1,12 +1,11 @@
-"""validate, compile, schema and graph: the commands that only read specs and write text."""
+"""validate, schema and graph: the commands that only read specs and write text (compile, which
+owns the generated files, is `generated.py`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-
-from llmops.errors import CheckFailed
 
 
 def _compiled(args: argparse.Namespace):
@@ -19,7 +18,7 @@ def _compiled(args: argparse.Namespace):
 def cmd_validate(args: argparse.Namespace) -> int:
     from llmops.compiler.compile import plan_graph
     from llmops.compiler.parse import load_project
-    from llmops.runners.prompt.golden import check_specs
+    from llmops.prompting.golden import check_specs
 
     root = Path(args.project)
     index, graph = plan_graph(load_project(root))
@@ -34,28 +33,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
         f"; {prompts.tests} golden test{'s' if prompts.tests != 1 else ''} passed" if prompts.tests else ""
     )
     print(f"ok: llmops.yaml and {summary}; {len(graph.order)} stages{passed}")
-    return 0
-
-
-def cmd_compile(args: argparse.Namespace) -> int:
-    from llmops.cli.generated import compare, write_all
-
-    root = Path(args.project)
-    compiled = _compiled(args)
-    if args.check:
-        drift = compare(root, compiled.files)
-        if not drift.clean:
-            lines = "\n".join(drift.lines())
-            raise CheckFailed(f"generated files are out of date; run `llmops compile`:\n{lines}")
-        print(f"ok: {len(compiled.files)} generated files are up to date")
-        return 0
-    written, removed = write_all(root, compiled.files)
-    for rel in written:
-        print(f"wrote {rel}")
-    for rel in removed:
-        print(f"removed {rel}")
-    if not written and not removed:
-        print(f"up to date: {len(compiled.files)} files")
     return 0
 
 

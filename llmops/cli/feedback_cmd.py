@@ -25,7 +25,7 @@ def export_command(args: argparse.Namespace) -> int:
     from llmops.compiler.parse import load_project
     from llmops.feedback.export import export, target_of
     from llmops.feedback.spec_edit import add_source, source_yaml
-    from llmops.runners.monitor.window import resolve_url, safe_url
+    from llmops.feedback_db.store import resolve_url, safe_url
 
     root = Path(args.project).resolve()
     index, _ = plan_graph(load_project(root))

@@ -1,7 +1,7 @@
 """`llmops gate`: evaluate Policy rules against the metrics files on disk, without running DVC.
 
-The same evaluation as the `gate-<policy>` stage (`llmops.runners.gate`), read from the stage
-configs the compiler builds, so the table a reviewer sees is the verdict the pipeline reaches.
+The same evaluation as the `gate-<policy>` stage (`llmops.gates`, over the typed stage configs
+the compiler builds), so the table a reviewer sees is the verdict the pipeline reaches.
 Exit 0 when every rule passes, 1 when any fails, 2 for a usage error (an unknown policy).
 
 `--annotations` writes one GitHub workflow command (`::error file=...,line=...`) per failed rule
@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from llmops.annotations import annotation
 from llmops.errors import UsageError
 
 _COLUMNS = ("", "rule", "model", "metric", "observed", "limit", "detail")
@@ -28,7 +29,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
     from llmops.compiler.compile import plan_graph
     from llmops.compiler.diagnose import suggest
     from llmops.compiler.parse import load_project
-    from llmops.runners.gate.run import gate_results
+    from llmops.gates import disk_reader, gate_record
 
     root = Path(args.project).resolve()
     _, graph = plan_graph(load_project(root))
@@ -39,7 +40,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
         hint = suggest(unknown[0], stages)
         known = ", ".join(sorted(stages)) or "none"
         raise UsageError(f"no policy '{unknown[0]}'" + (f"; {hint}" if hint else f"; policies: {known}"))
-    records = {name: gate_results(json.loads(json.dumps(stages[name].config)), root) for name in wanted}
+    configs = {name: stages[name].config for name in wanted}
+    read = disk_reader(root)
+    records = {name: gate_record(c.spec, c.inputs.results, read) for name, c in configs.items()}
     render = {"table": render_table, "markdown": render_markdown, "json": render_json}[args.format]
     sys.stdout.write(render(records))
     if args.annotations:
@@ -50,7 +53,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
             for result in record["rules"]:
                 if not result["passed"]:
                     line, _col = spec_file.doc.position(("rules", result["index"]))
-                    lines[annotation(path, line, f"{name}: {result['rule']}", result["message"])] = None
+                    title = f"{name}: {result['rule']}"
+                    lines[annotation(result["message"], file=path, line=line, title=title)] = None
         for text in lines:
             print(text, file=sys.stderr)
     return 0 if all(r["passed"] for r in records.values()) else 1
@@ -62,22 +66,6 @@ def _display_path(root: Path, rel: str) -> str:
         return (root / rel).relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
         return rel
-
-
-# -- GitHub workflow commands -----------------------------------------------------------------
-
-
-def escape_data(value: str) -> str:
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def escape_property(value: str) -> str:
-    return escape_data(value).replace(":", "%3A").replace(",", "%2C")
-
-
-def annotation(file: str, line: int, title: str, message: str) -> str:
-    props = f"file={escape_property(file)},line={line},title={escape_property(title)}"
-    return f"::error {props}::{escape_data(message)}"
 
 
 # -- renderings -------------------------------------------------------------------------------

@@ -1,21 +1,31 @@
-"""Writing generated files: only at the CLI edge, atomically, and never a file we didn't make."""
+"""`llmops compile`: writing generated files, only at the CLI edge, atomically, and never a file
+we didn't make (`--check` only compares)."""
 
 from __future__ import annotations
 
+import argparse
+import errno
 import fnmatch
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from llmops.atomic import write_text
+from llmops.atomic import write_many
 from llmops.compiler.emit.header import HEADER_TEXT
+from llmops.errors import CheckFailed
 
 OWNED_PATTERNS = (
     ".llmops/stages/*.json",
+    ".llmops/sources/*.json",
     ".github/workflows/llmops-*.yml",
     ".llmops/schema.json",
     "dvc.yaml",
     "deploy/*/inferenceservice.yaml",
 )
+
+# what Path.is_file() takes for "no file here" (any other error is raised)
+_MISSING = {errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP}
 
 
 @dataclass(frozen=True)
@@ -39,11 +49,23 @@ class Drift:
 def compare(root: Path, files: dict[str, str]) -> Drift:
     changed, missing = [], []
     for rel, text in files.items():
-        path = root / rel
-        if not path.is_file():
+        path = os.path.join(root, rel)
+        try:
+            info = os.stat(path)
+        except OSError as exc:
+            if exc.errno not in _MISSING:
+                raise
+            info = None
+        if info is None or not stat.S_ISREG(info.st_mode):
             missing.append(rel)
-        elif path.read_bytes() != text.encode("utf-8"):
+            continue
+        data = text.encode("utf-8")
+        if info.st_size != len(data):
             changed.append(rel)
+            continue
+        with open(path, "rb") as handle:
+            if handle.read() != data:
+                changed.append(rel)
     return Drift(changed, missing, stale_files(root, files))
 
 
@@ -64,11 +86,33 @@ def write_all(root: Path, files: dict[str, str]) -> tuple[list[str], list[str]]:
     """Write what differs, remove what is stale; returns (written, removed)."""
     drift = compare(root, files)
     written = sorted(drift.changed + drift.missing)
-    for rel in written:
-        write_text(root / rel, files[rel])
+    write_many({root / rel: files[rel].encode("utf-8") for rel in written})
     for rel in drift.stale:
         (root / rel).unlink()
         folder = (root / rel).parent
         if rel.startswith("deploy/") and folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()  # a retired deployment's manifest folder goes with its manifest
     return written, drift.stale
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from llmops.compiler.compile import compile_project
+    from llmops.compiler.parse import load_project
+
+    root = Path(args.project)
+    compiled = compile_project(load_project(root))
+    if args.check:
+        drift = compare(root, compiled.files)
+        if not drift.clean:
+            lines = "\n".join(drift.lines())
+            raise CheckFailed(f"generated files are out of date; run `llmops compile`:\n{lines}")
+        print(f"ok: {len(compiled.files)} generated files are up to date")
+        return 0
+    written, removed = write_all(root, compiled.files)
+    for rel in written:
+        print(f"wrote {rel}")
+    for rel in removed:
+        print(f"removed {rel}")
+    if not written and not removed:
+        print(f"up to date: {len(compiled.files)} files")
+    return 0

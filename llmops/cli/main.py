@@ -4,6 +4,7 @@ so every command imports what it needs (pydantic, gitpython, runners) when it ru
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ from llmops import __version__
 COMMANDS = {
     "init": "llmops.cli.init_cmd",
     "validate": "llmops.cli.commands",
-    "compile": "llmops.cli.commands",
+    "compile": "llmops.cli.generated",
     "schema": "llmops.cli.commands",
     "graph": "llmops.cli.commands",
     "plan": "llmops.cli.plan_cmd",
@@ -26,6 +27,10 @@ COMMANDS = {
     "serve": "llmops.cli.serve_cmd",
     "feedback": "llmops.cli.feedback_cmd",
 }
+# Commands that read the specs and write text: they build one large structure without cycles
+# that lives until they exit, which the cyclic garbage collector would only scan over and over
+# (a tenth of a large compile). They run with it paused; reference counting frees the rest.
+NO_GC = {"validate", "compile", "graph", "schema"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -158,9 +163,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from llmops.errors import LlmopsError
 
-    module = import_module(COMMANDS[args.command])
-    handler = getattr(module, "cmd_" + args.command)
+    pause = args.command in NO_GC and gc.isenabled()
+    if pause:
+        gc.disable()
     try:
+        module = import_module(COMMANDS[args.command])
+        handler = getattr(module, "cmd_" + args.command)
         return int(handler(args) or 0)
     except LlmopsError as exc:
         print(_prefix(exc) + str(exc), file=sys.stderr)
@@ -171,6 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    finally:
+        if pause:
+            gc.enable()
 
 
 def _prefix(exc: Exception) -> str:

@@ -6,12 +6,11 @@ import argparse
 import sys
 from pathlib import Path, PurePosixPath
 
-from llmops.errors import LlmopsError, UsageError
+from llmops.errors import LlmopsError
+from llmops.gitrepo import find_commit, open_repo
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    import git
-
     from llmops.compiler.compile import plan_graph
     from llmops.compiler.parse import PROJECT_FILE, load_project, parse_project_file, parse_specs, spec_paths
     from llmops.compiler.plan import make_plan, plan_json, plan_markdown, plan_text
@@ -19,16 +18,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     root = Path(args.project).resolve()
     head_parsed = load_project(root)
     _, head = plan_graph(head_parsed)
-    try:
-        repo = git.Repo(root, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise UsageError(f"{root} is not inside a git repository; plan compares against a git ref") from None
-    try:
-        commit = repo.commit(args.base)
-    except (git.BadName, ValueError, git.GitCommandError):
-        raise UsageError(f"unknown git ref '{args.base}'") from None
-    prefix = root.relative_to(Path(repo.working_tree_dir).resolve()).as_posix()
-    prefix = "" if prefix == "." else prefix + "/"
+    repo, prefix = open_repo(root, "plan compares against a git ref")
+    commit = find_commit(repo, args.base)
 
     blobs = {
         item.path[len(prefix) :]: item

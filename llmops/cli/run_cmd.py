@@ -1,4 +1,13 @@
-"""`llmops run <stage>`: what `dvc repro` and CI jobs call to run one stage."""
+"""`llmops run <stage>`: what `dvc repro` and CI jobs call to run one stage.
+
+A pipeline stage runs from its own files: `.llmops/stages/<stage>.json` (its typed config) and
+`.llmops/sources/<stage>.json` (the spec files it came from, with a digest). Only those spec
+files are parsed to check the config is fresh, so a stage costs the same in a project of ten
+specs as in one of five thousand. When the digest differs (something else in those files
+changed) or a file is missing, the whole project is compiled and the config compared, as a
+fallback that is exact. Deploy and monitor stages are workflow jobs with no config file: they
+always compile the project.
+"""
 
 from __future__ import annotations
 
@@ -6,46 +15,97 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
-from llmops.errors import CheckFailed, UsageError
+from llmops.errors import CheckFailed, LlmopsError, UsageError
+
+CONFIG_DIR = ".llmops/stages"
+SOURCES_DIR = ".llmops/sources"
+_STALE = "does not match the specs; run `llmops compile` first"
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    root = Path(args.project).resolve()
+    config = _fresh_config(root, args.stage)
+    if config is None:
+        config = _compiled_config(root, args.stage)
+    from llmops.runners.registry import runner_for, typed_config
+
+    typed = typed_config(config, where=f"{CONFIG_DIR}/{args.stage}.json")
+    if typed.kind == "deploy":
+        check_deploy_allowed(args.project, typed.spec.name)
+    started = time.perf_counter()
+    runner_for(typed.kind)(typed, root)
+    print(f"{args.stage}: done in {time.perf_counter() - started:.2f}s")
+    return 0
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _fresh_config(root: Path, stage: str) -> dict[str, Any] | None:
+    """The stage's config on disk when its sources' digest still matches; else None."""
+    if "/" in stage or stage.startswith("."):
+        return None
+    try:
+        text = (root / CONFIG_DIR / f"{stage}.json").read_text(encoding="utf-8")
+        config = json.loads(text)
+    except (OSError, ValueError):
+        return None
+    sources = _read_json(root / SOURCES_DIR / f"{stage}.json")
+    if not isinstance(config, dict) or not isinstance(sources, dict):
+        return None
+    specs = sources.get("specs")
+    if not isinstance(specs, list) or not all(isinstance(p, str) for p in specs):
+        return None
+    from llmops.compiler.emit.sources import sources_digest, text_digest
+
+    if text_digest(text) != sources.get("config"):
+        return None
+    from llmops.compiler.parse import PROJECT_FILE, parse_files
+
+    try:
+        files = parse_files(root, specs, project=PROJECT_FILE)
+    except LlmopsError:
+        return None
+    if files is None or sources_digest(files) != sources.get("digest"):
+        return None
+    return config
+
+
+def _compiled_config(root: Path, stage_name: str) -> dict[str, Any]:
+    """Compile the whole project: the exact check, and the only way to reach deploy/monitor."""
     from llmops.compiler.compile import plan_graph
     from llmops.compiler.diagnose import suggest
     from llmops.compiler.emit.dvc import stage_config_text
     from llmops.compiler.parse import load_project
-    from llmops.runners.registry import runner_for
 
-    root = Path(args.project).resolve()
     _, graph = plan_graph(load_project(root))
     names = [s.name for s in graph.order]
-    if args.stage not in names:
-        hint = suggest(args.stage, names)
+    if stage_name not in names:
+        hint = suggest(stage_name, names)
         raise UsageError(
-            f"no stage '{args.stage}'" + (f"; {hint}" if hint else f"; stages: {', '.join(names)}")
+            f"no stage '{stage_name}'" + (f"; {hint}" if hint else f"; stages: {', '.join(names)}")
         )
-    stage = graph.stage(args.stage)
+    stage = graph.stage(stage_name)
     if stage.in_pipeline:
         on_disk = root / stage.config_path
         if not on_disk.is_file() or on_disk.read_text(encoding="utf-8") != stage_config_text(stage):
-            raise UsageError(f"{stage.config_path} does not match the specs; run `llmops compile` first")
-    if stage.kind == "deploy":
-        check_deploy_allowed(args.project, stage.spec.name)
-    runner = runner_for(stage.kind)
-    started = time.perf_counter()
-    runner(json.loads(json.dumps(stage.config)), root)
-    print(f"{stage.name}: done in {time.perf_counter() - started:.2f}s")
-    return 0
+            raise UsageError(f"{stage.config_path} {_STALE}")
+    return stage.params()
 
 
 def check_deploy_allowed(project: str, deployment: str) -> None:
     """A deployment acts only for a clean checkout of a commit that reached the main branch
     through an approved pull request whose gates passed (`llmops enforce`); else exit 1."""
-    from llmops.cli.audit_cmd import _repo
-    from llmops.cli.enforce_cmd import refusal_message, verdict_for
+    from llmops.cli.enforcement import refusal_message, verdict_for
+    from llmops.gitrepo import open_repo
 
-    repo, prefix = _repo(project)
+    repo, prefix = open_repo(project, "the audit is read from git history")
     changed = sorted(
         {d.a_path or d.b_path for d in repo.index.diff(None)}
         | {d.a_path or d.b_path for d in repo.index.diff("HEAD")}

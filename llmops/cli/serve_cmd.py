@@ -14,9 +14,12 @@ import argparse
 import os
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from llmops.errors import UsageError
+
+if TYPE_CHECKING:
+    from llmops.compiler.stages.deploy import DeployConfig
 
 
 class _Stop(Exception):
@@ -26,12 +29,12 @@ class _Stop(Exception):
 def cmd_serve(args: argparse.Namespace) -> int:
     root = Path(args.project).resolve()
     config = _deploy_config(root, args.deployment)
-    spec: dict[str, Any] = config["spec"]
-    name = spec["name"]
-    serving = spec.get("serving") or {}
-    host = args.host or serving.get("host", "127.0.0.1")
-    port = args.port or int(serving.get("port", 8000))
-    api_key = _api_key(serving.get("api_key_env"))
+    spec = config.spec  # the typed Deployment
+    name = spec.name
+    serving = spec.serving
+    host = args.host or serving.host
+    port = args.port or serving.port
+    api_key = _api_key(serving.api_key_env)
 
     from llmops.gateway.server import port_free
 
@@ -42,7 +45,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     import sqlalchemy as sa
 
-    from llmops.gateway import store
+    from llmops.feedback_db import store
     from llmops.gateway.app import Gateway, build_app
     from llmops.gateway.server import make_server
     from llmops.gateway.upstream import Upstream
@@ -70,7 +73,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         upstream = Upstream(live_file=live)
         engine_line = f"following {live}"
     else:
-        served = engines.prepare_model(spec, config["inputs"]["model"], root)
+        served = engines.prepare_model(spec, config.inputs.model, root)
         engine_port = engines.free_port("127.0.0.1")
         argv = engines.engine_argv(spec, served, host="127.0.0.1", port=engine_port)
         log = engines.serve_dir(root, name) / "serve-engine.log"
@@ -78,22 +81,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"llmops serve: starting {engines.choose_engine(spec)} for {name} (log: {log})", flush=True)
         proc = engines.start_engine(argv, log, cwd=served.workdir, env=engines.engine_env(spec, served))
         try:
-            timeout = float((spec.get("engine") or {}).get("startup_timeout_s", 900))
-            engines.wait_ready(url, timeout, proc)
+            engines.wait_ready(url, spec.engine.startup_timeout_s, proc)
         except BaseException:
             engines.stop_engine(proc)
             raise
         upstream = Upstream(url=url)
         engine_line = f"{url} ({engines.choose_engine(spec)}, pid {proc.pid}, log {log})"
 
-    gateway = Gateway(name, db, upstream, api_key=api_key, served_name=spec.get("name"))
+    gateway = Gateway(name, db, upstream, api_key=api_key, served_name=name)
     server = make_server(build_app(gateway), host, port)
     public = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     shown_db = sa.make_url(db_url).render_as_string(hide_password=True)
     print(
         f"llmops serve: {name} is up\n"
         f"  gateway   {public}/v1  (OpenAI-compatible; model '{name}')\n"
-        f"  auth      {'Bearer key from $' + serving['api_key_env'] if api_key else 'none'}\n"
+        f"  auth      {'Bearer key from $' + str(serving.api_key_env) if api_key else 'none'}\n"
         f"  feedback  POST {public}/v1/feedback\n"
         f"  metrics   {public}/metrics\n"
         f"  engine    {engine_line}\n"
@@ -121,8 +123,8 @@ def _raise_stop(_signum: int, _frame: object) -> None:
     raise _Stop()
 
 
-def _deploy_config(root: Path, deployment: str) -> dict[str, Any]:
-    """The deploy stage's config (the Deployment spec and its resolved model input)."""
+def _deploy_config(root: Path, deployment: str) -> DeployConfig:
+    """The deploy stage's typed config (the Deployment spec and its resolved model input)."""
     from llmops.compiler.compile import plan_graph
     from llmops.compiler.diagnose import suggest
     from llmops.compiler.parse import load_project
@@ -135,7 +137,7 @@ def _deploy_config(root: Path, deployment: str) -> dict[str, Any]:
         raise UsageError(
             f"no Deployment '{deployment}' in {root}" + (f"; {hint}" if hint else f"; deployments: {known}")
         )
-    return configs[deployment].config
+    return cast("DeployConfig", configs[deployment].config)  # a deploy stage's config
 
 
 def _api_key(env_name: str | None) -> str | None:

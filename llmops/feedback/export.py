@@ -63,7 +63,7 @@ def target_of(index: Any, deployment: str) -> Target:
     spec = index.get("Deployment", deployment).spec
     target = Target(deployment, spec.monitoring.feedback_db)
     if spec.model.finetune:
-        from llmops.compiler.stages import _result_fields
+        from llmops.compiler.stages.model import result_fields as _result_fields
 
         tuned = index.get("FineTune", spec.model.finetune).spec
         prompt = index.get("Prompt", tuned.prompt).spec
@@ -78,7 +78,7 @@ def read_rows(url: str, deployment: str, since: float | None) -> list[dict[str, 
     """Feedback on this deployment's successful responses, joined with the request."""
     import sqlalchemy as sa
 
-    from llmops.gateway import store
+    from llmops.feedback_db import store
 
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -136,7 +136,7 @@ def export(
     since: str | None,
     license: str = "",
 ) -> Exported:
-    from llmops.feedback.inputs import Untemplater
+    from llmops.prompting.untemplate import Untemplater
 
     rows = read_rows(url, target.deployment, parse_since(since))
     untemplate = Untemplater.from_prompt(target.prompt, root) if target.prompt else None

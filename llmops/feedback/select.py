@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmops.runners.pii import redact
+from llmops.pii.detect import redact
 
 _RANK = {"correction": 2, "rating": 1, "thumbs-up": 0}
 

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         "--api-key-env", metavar="VAR", help="require 'Bearer $VAR' on every route but /health"
     )
     args = parser.parse_args(argv)
-    from llmops.gateway import store
+    from llmops.feedback_db import store
     from llmops.gateway.app import Gateway, build_app
     from llmops.gateway.server import make_server
     from llmops.gateway.upstream import Upstream

@@ -39,7 +39,7 @@ class Gateway:
     """What one gateway serves, and the state its routes share."""
 
     deployment: str
-    engine: sa.Engine  # the store, from `llmops.gateway.store.connect`
+    engine: sa.Engine  # the store, from `llmops.feedback_db.store.connect`
     upstream: Upstream
     api_key: str | None = None
     max_body_bytes: int = 1 << 20

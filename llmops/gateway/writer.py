@@ -21,8 +21,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from llmops.gateway.store import feedback, requests
-from llmops.runners.pii import redact
+from llmops.feedback_db.store import feedback, requests
+from llmops.pii.detect import redact
 
 REDACTED = {"requests": ("request_text", "response_text", "error"), "feedback": ("correction", "comment")}
 

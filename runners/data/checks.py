@@ -24,7 +24,7 @@ def pii_left(rows: Iterable[Record], max_pii: int | None) -> list[str]:
     """The max_pii contract: PII still in the final rows (after any pii-redact step)."""
     if max_pii is None:
         return []
-    from llmops.runners.pii import count_pii
+    from llmops.pii.detect import count_pii
 
     found: Counter[str] = Counter()
     for record in rows:

@@ -112,7 +112,7 @@ def build(step: CleaningStep, position: int, text_column: str) -> Step:
         column = step.column or text_column
         return lambda rows, count: language_filter(rows, column, step, count, where=where)
     if isinstance(step, PiiRedact):
-        from llmops.runners.pii import redact_records
+        from llmops.pii.detect import redact_records
 
         return lambda rows, count: redact_records(rows, list(step.columns), list(step.kinds), count)
     raise StageFailed(f"{where}: unknown step")  # pragma: no cover - the spec model forbids it

@@ -7,13 +7,16 @@ import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmops.errors import StageFailed
 from llmops.runners.data.clean import StepCount
 from llmops.runners.data.labels import LabelReport
 from llmops.runners.data.sources import SourceReport
 from llmops.runners.data.text import Record, canonical
+
+if TYPE_CHECKING:
+    from llmops.compiler.stages.data import DataConfig
 
 
 def write_split(folder: Path, name: str, rows: Iterable[Record]) -> dict[str, Any]:
@@ -40,24 +43,22 @@ def dump(document: dict[str, Any]) -> str:
 
 
 def manifest(
-    config: dict[str, Any],
-    seed: int,
+    config: DataConfig,
     splits: dict[str, dict[str, Any]],
     review: dict[str, Any] | None,
     rows: list[Record],
     reports: list[SourceReport],
 ) -> dict[str, Any]:
     """What the folder holds and where it came from; no clock or host, so reruns are identical."""
-    spec = config["spec"]
-    labels = spec.get("labels") or {}
+    spec = config.spec
     document = {
-        "dataset": spec.get("name"),
-        "stage": config.get("stage"),
-        "runner_version": config.get("runner_version"),
-        "seed": seed,
-        "text_column": spec.get("text_column", "text"),
-        "id_column": spec.get("id_column"),
-        "label_column": labels.get("column"),
+        "dataset": spec.name,
+        "stage": config.stage,
+        "runner_version": config.runner_version,
+        "seed": config.inputs.seed,
+        "text_column": spec.text_column,
+        "id_column": spec.id_column,
+        "label_column": spec.labels.column if spec.labels else None,
         "columns": sorted({column for record in rows for column in record}),
         "rows": len(rows),
         "splits": splits,

@@ -17,8 +17,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from llmops.pii.detect import redact
 from llmops.runners.data.text import Record, as_text, key, tokens
-from llmops.runners.pii import redact
 
 Z_OUTLIER = 3.0
 EXAMPLES = 10

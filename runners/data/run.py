@@ -9,13 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
 
 from llmops.atomic import replace_dir, write_text
-from llmops.compiler.kinds.dataset import Dataset
-from llmops.errors import StageFailed, UsageError
+from llmops.errors import StageFailed
 from llmops.runners.data import checks, outputs
 from llmops.runners.data.clean import StepCount, clean
 from llmops.runners.data.labels import LabelReport, apply_labels, load_join
@@ -25,24 +22,23 @@ from llmops.runners.data.sources import SourceReport, read_sources
 from llmops.runners.data.split import SPLITS, leaks, split
 from llmops.runners.data.text import Record, canonical, key
 
+if TYPE_CHECKING:
+    from llmops.compiler.kinds.dataset import Dataset
+    from llmops.compiler.stages.data import DataConfig
+
 LEAKS_SHOWN = 3
 
 
-def run(config: dict[str, Any], root: Path) -> None:
-    spec = _spec(config)
-    inputs = config.get("inputs") or {}
-    seed = inputs.get("seed", spec.split.seed)
-    if seed is None:
-        raise UsageError(f"{config.get('stage')}: the stage config has no seed; run `llmops compile`")
-    outputs_ = config["outputs"]
-    out_dir = root / outputs_["outs"][0]
-    metrics_path = root / outputs_["metrics"][0]
-    report_path = root / outputs_["reports"][0] if outputs_.get("reports") else None
-    plot_dir = root / Path(outputs_["plots"][0]).parent if outputs_.get("plots") else None
+def run(config: DataConfig, root: Path) -> None:
+    spec, seed, outputs_ = config.spec, config.inputs.seed, config.outputs
+    out_dir = root / outputs_.outs[0]
+    metrics_path = root / outputs_.metrics[0]
+    report_path = root / outputs_.reports[0] if outputs_.reports else None
+    plot_dir = root / Path(outputs_.plots[0]).parent if outputs_.plots else None
 
     reports: list[SourceReport] = []
     read_keys: list[str] = []
-    stream: Iterator[Record] = read_sources(spec, inputs.get("datasets") or {}, root, reports)
+    stream: Iterator[Record] = read_sources(spec, config.inputs.datasets, root, reports)
     stream = _tap(stream, read_keys, spec)
     stream, steps = clean(stream, list(spec.cleaning), spec.text_column)
     label_report = None
@@ -53,7 +49,7 @@ def run(config: dict[str, Any], root: Path) -> None:
     rows = list(stream)
 
     ratios = {name: getattr(spec.split, name) for name in SPLITS}
-    parts = split(rows, ratios, int(seed), spec.text_column, spec.split.stratify_by, spec.split.group_by)
+    parts = split(rows, ratios, seed, spec.text_column, spec.split.stratify_by, spec.split.group_by)
     dup_read = _rate(read_keys)
     dup_final = checks.duplicate_rate(rows, spec.text_column)
     problems = _leak_problems(parts, spec)
@@ -77,7 +73,7 @@ def run(config: dict[str, Any], root: Path) -> None:
         if spec.labels is not None and spec.labels.unknown == "review":
             assert label_report is not None
             review = outputs.write_split(staging, "review", sorted(label_report.review, key=canonical))
-        manifest = outputs.manifest(config, int(seed), files, review, rows, reports)
+        manifest = outputs.manifest(config, files, review, rows, reports)
         write_text(staging / "manifest.json", outputs.dump(manifest))
         document = outputs.metrics(reports, steps, label_report, files, dup_read, dup_final)
         document |= metrics_from_profile(profile)
@@ -96,16 +92,6 @@ def _near_duplicate_rate(steps: list[StepCount]) -> float | None:
     if not near or not near[0].rows_in:
         return None
     return round(sum(s.dropped for s in near) / near[0].rows_in, 6)
-
-
-def _spec(config: dict[str, Any]) -> Dataset:
-    try:
-        return Dataset.model_validate(config["spec"])
-    except (KeyError, ValidationError) as exc:
-        raise UsageError(
-            f"{config.get('stage', 'data stage')}: the stage config holds no valid Dataset spec "
-            f"({exc}); run `llmops compile`"
-        ) from exc
 
 
 def _tap(records: Iterable[Record], keys: list[str], spec: Dataset) -> Iterator[Record]:

@@ -10,7 +10,6 @@ their sha256, provenance) goes in the manifest through a `SourceReport`, so rows
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 
 from llmops.compiler.kinds.dataset import Dataset, HuggingFaceSource, Source
 from llmops.errors import StageFailed
+from llmops.hashing import file_sha256
 from llmops.runners.data.formats import Rows, detect, read_file
 from llmops.runners.data.text import Record
 
@@ -146,14 +146,6 @@ def expand(pattern: str, root: Path) -> list[Path]:
     if not matches:
         raise StageFailed(f"source {pattern}: the pattern matches no files")
     return sorted(matches, key=lambda p: p.relative_to(root).as_posix())
-
-
-def file_sha256(path: Path) -> str:
-    hasher = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 def _upstream(name: str, datasets: dict[str, str], root: Path, report: SourceReport) -> Rows:

@@ -29,10 +29,14 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from llmops.compiler.catalog import stage_name
 from llmops.errors import StageFailed
 from llmops.runners.deploy.prepare import ServedModel, prepare_model, serve_dir
+
+if TYPE_CHECKING:
+    from llmops.compiler.kinds.deployment import Deployment
 
 __all__ = [
     "ServedModel",
@@ -50,11 +54,11 @@ __all__ = [
 LOG_TAIL_CHARS = 4000
 
 
-def choose_engine(spec: dict[str, Any]) -> str:
+def choose_engine(spec: Deployment) -> str:
     """`engine.type`; `auto` is vLLM where CUDA is present and vLLM is installed, else transformers."""
-    wanted = (spec.get("engine") or {}).get("type", "auto")
+    wanted = spec.engine.type
     if wanted in ("vllm", "transformers"):
-        return str(wanted)
+        return wanted
     if importlib.util.find_spec("vllm") is None:  # cheap check first: torch costs seconds to import
         return "transformers"
     import torch
@@ -63,7 +67,7 @@ def choose_engine(spec: dict[str, Any]) -> str:
 
 
 def engine_argv(
-    spec: dict[str, Any], served: ServedModel, *, host: str, port: int, engine: str | None = None
+    spec: Deployment, served: ServedModel, *, host: str, port: int, engine: str | None = None
 ) -> list[str]:
     """The exact command that starts `engine` (default: `choose_engine(spec)`) for `served`.
     The transformers engine must run in `served.workdir` (`start_engine(..., cwd=served.workdir)`)."""
@@ -73,19 +77,19 @@ def engine_argv(
     return transformers_argv(spec, served, host=host, port=port)
 
 
-def vllm_argv(spec: dict[str, Any], served: ServedModel, *, host: str, port: int) -> list[str]:
-    settings = spec.get("engine") or {}
+def vllm_argv(spec: Deployment, served: ServedModel, *, host: str, port: int) -> list[str]:
+    settings = spec.engine
     argv = [_console_script("vllm"), "serve", served.path]
     if served.revision:
         argv += ["--revision", served.revision]
     # with multi-LoRA the base gets its own name and the adapter takes the deployment's name
     argv += ["--served-model-name", f"{served.name}-base" if served.adapter else served.name]
     argv += ["--host", host, "--port", str(port)]
-    argv += ["--dtype", str(settings.get("dtype", "auto"))]
-    if settings.get("max_model_len"):
-        argv += ["--max-model-len", str(settings["max_model_len"])]
-    argv += ["--gpu-memory-utilization", _number(settings.get("gpu_memory_utilization", 0.9))]
-    argv += ["--tensor-parallel-size", str(settings.get("tensor_parallel_size", 1))]
+    argv += ["--dtype", settings.dtype]
+    if settings.max_model_len:
+        argv += ["--max-model-len", str(settings.max_model_len)]
+    argv += ["--gpu-memory-utilization", _number(settings.gpu_memory_utilization)]
+    argv += ["--tensor-parallel-size", str(settings.tensor_parallel_size)]
     argv += ["--load-format", "safetensors"]  # never pickled weights; remote code stays off (default)
     if served.adapter:
         argv += [
@@ -100,12 +104,10 @@ def vllm_argv(spec: dict[str, Any], served: ServedModel, *, host: str, port: int
     return argv
 
 
-def transformers_argv(spec: dict[str, Any], served: ServedModel, *, host: str, port: int) -> list[str]:
+def transformers_argv(spec: Deployment, served: ServedModel, *, host: str, port: int) -> list[str]:
     """`transformers serve <deployment>` run in `served.workdir`, where that name is the model folder."""
     if not served.workdir:
-        raise StageFailed(f"deploy-{served.name}: the transformers engine needs a prepared model folder")
-    settings = spec.get("engine") or {}
-    gpus = int((spec.get("resources") or {}).get("gpus", 0))
+        raise StageFailed(f"{_stage(served.name)}: the transformers engine needs a prepared model folder")
     return [
         _console_script("transformers"),
         "serve",
@@ -115,16 +117,16 @@ def transformers_argv(spec: dict[str, Any], served: ServedModel, *, host: str, p
         "--port",
         str(port),
         "--device",
-        "auto" if gpus > 0 else "cpu",
+        "auto" if spec.resources.gpus > 0 else "cpu",
         "--dtype",
-        str(settings.get("dtype", "auto")),
+        spec.engine.dtype,
         "--no-trust-remote-code",
         "--log-level",
         "info",
     ]
 
 
-def engine_env(spec: dict[str, Any], served: ServedModel) -> dict[str, str]:
+def engine_env(spec: Deployment, served: ServedModel) -> dict[str, str]:
     """Environment overrides for the engine: offline for local models, unbuffered logs."""
     env = {"PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
     if Path(served.path).is_absolute():
@@ -266,3 +268,8 @@ def _console_script(name: str) -> str:
 
 def _number(value: Any) -> str:
     return format(float(value), "g")
+
+
+def _stage(deployment: str) -> str:
+    """The deploy stage's name, for messages."""
+    return stage_name("deploy", deployment)

@@ -25,10 +25,15 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmops.atomic import replace_dir
+from llmops.compiler.catalog import stage_name
+from llmops.compiler.stages.model import DeploymentModel, HubModel, ModelLocation
 from llmops.errors import StageFailed
+
+if TYPE_CHECKING:
+    from llmops.compiler.kinds.deployment import Deployment
 
 SERVE_DIR = ".llmops/serve"
 _SMALL_FILE = 32 * 1024 * 1024  # content-hashed below this size; larger weights by size + mtime
@@ -65,36 +70,34 @@ def serve_dir(root: Path, deployment: str) -> Path:
 
 
 def prepare_model(
-    spec: dict[str, Any], model: dict[str, Any], root: Path, *, engine: str | None = None
+    spec: Deployment, model: ModelLocation, root: Path, *, engine: str | None = None
 ) -> ServedModel:
     """Resolve `model` (the stage's `inputs.model`) into what `engine` serves (chosen from the
     spec when not given); merges and saves an adapter where the engine or the spec needs it."""
     from llmops.runners.deploy.engine import choose_engine
 
     engine = engine or choose_engine(spec)
-    name = spec["name"]
-    if model.get("deployment"):
-        raise StageFailed(f"deploy-{name}: a Deployment serves a model, not another deployment")
-    if model.get("hub"):
+    name = spec.name
+    if isinstance(model, DeploymentModel):
+        raise StageFailed(f"{_stage(name)}: a Deployment serves a model, not another deployment")
+    if isinstance(model, HubModel):
         return _hub_model(spec, model, root, engine)
-    if not model.get("path"):
-        raise StageFailed(f"deploy-{name}: cannot serve a model described as {model}")
-    folder = (root / model["path"]).resolve()
+    folder = (root / model.path).resolve()
     if not folder.is_dir():
-        raise StageFailed(f"deploy-{name}: model folder {model['path']} does not exist; run its stage first")
+        raise StageFailed(f"{_stage(name)}: model folder {model.path} does not exist; run its stage first")
     card = _card(folder)
     if not card.get("adapter"):
         return _full_model(spec, folder, root, engine, fingerprint_of(folder))
     method = (card.get("method") or {}).get("type", "lora")
     if method not in _LORA_METHODS:
         raise StageFailed(
-            f"deploy-{name}: {model['path']} is a {method} adapter; engines serve LoRA adapters or full "
+            f"{_stage(name)}: {model.path} is a {method} adapter; engines serve LoRA adapters or full "
             "models only (fine-tune with method lora, qlora or full)"
         )
     base_where = card.get("base_model") or {}
     base, base_revision, base_print = _base_of(base_where, root, name)
     adapter_print = _hash(fingerprint_of(folder), base_print)
-    if engine == "vllm" and spec["engine"]["lora"] == "multi":
+    if engine == "vllm" and spec.engine.lora == "multi":
         return ServedModel(
             name=name,
             path=base,
@@ -121,9 +124,9 @@ def prepare_model(
 
 
 def _full_model(
-    spec: dict[str, Any], folder: Path, root: Path, engine: str, fingerprint: str, *, base: str | None = None
+    spec: Deployment, folder: Path, root: Path, engine: str, fingerprint: str, *, base: str | None = None
 ) -> ServedModel:
-    name = spec["name"]
+    name = spec.name
     workdir = None
     if engine == "transformers":
         workdir = serve_dir(root, name) / "models" / fingerprint
@@ -138,8 +141,8 @@ def _full_model(
     )
 
 
-def _hub_model(spec: dict[str, Any], model: dict[str, Any], root: Path, engine: str) -> ServedModel:
-    name, hub, revision = spec["name"], model["hub"], model.get("revision")
+def _hub_model(spec: Deployment, model: HubModel, root: Path, engine: str) -> ServedModel:
+    name, hub, revision = spec.name, model.hub, model.revision
     fingerprint = _hash(f"hub:{hub}@{revision or 'main'}")
     if engine == "vllm":
         return ServedModel(
@@ -166,7 +169,7 @@ def _snapshot(hub: str, revision: str | None, name: str) -> str:
     except Exception as exc:  # the hub client raises several unrelated types for "not there"
         where = f"{hub}@{revision}" if revision else hub
         raise StageFailed(
-            f"deploy-{name}: model {where} is not in the local Hugging Face cache and cannot be fetched "
+            f"{_stage(name)}: model {where} is not in the local Hugging Face cache and cannot be fetched "
             f"({type(exc).__name__}); `huggingface-cli download` it with that revision first"
         ) from None
 
@@ -177,7 +180,8 @@ def _base_of(where: dict[str, Any], root: Path, name: str) -> tuple[str, str | N
         folder = (root / where["path"]).resolve()
         if not folder.is_dir():
             raise StageFailed(
-                f"deploy-{name}: the adapter's base model {where['path']} does not exist; run its stage first"
+                f"{_stage(name)}: the adapter's base model {where['path']} does not exist; "
+                "run its stage first"
             )
         return str(folder), None, fingerprint_of(folder)
     if where.get("hub"):
@@ -186,12 +190,12 @@ def _base_of(where: dict[str, Any], root: Path, name: str) -> tuple[str, str | N
             where.get("revision"),
             _hash(f"hub:{where['hub']}@{where.get('revision') or 'main'}"),
         )
-    raise StageFailed(f"deploy-{name}: the adapter's card names no base model")
+    raise StageFailed(f"{_stage(name)}: the adapter's card names no base model")
 
 
 def _merge(adapter: Path, root: Path, workdir: Path, name: str) -> None:
     """Merge the adapter into its base and save safetensors + tokenizer, all or nothing."""
-    from llmops.runners.tune.loading import load_causal_lm, load_tokenizer
+    from llmops.hf.loading import load_causal_lm, load_tokenizer
 
     model = load_causal_lm(str(adapter), None, root)
     tokenizer = load_tokenizer(str(adapter), None)
@@ -212,7 +216,7 @@ def _link(link: Path, target: Path) -> None:
 
 
 def _card(folder: Path) -> dict[str, Any]:
-    from llmops.runners.tune.loading import read_card
+    from llmops.hf.loading import read_card
 
     return read_card(folder) or {}
 
@@ -221,12 +225,12 @@ def _lora_rank(adapter: Path, name: str) -> int:
     try:
         config = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        raise StageFailed(f"deploy-{name}: {adapter} has no readable adapter_config.json") from None
+        raise StageFailed(f"{_stage(name)}: {adapter} has no readable adapter_config.json") from None
     rank = int(config.get("r") or 8)
     for allowed in _VLLM_LORA_RANKS:
         if allowed >= rank:
             return allowed
-    raise StageFailed(f"deploy-{name}: LoRA rank {rank} is above vLLM's largest ({_VLLM_LORA_RANKS[-1]})")
+    raise StageFailed(f"{_stage(name)}: LoRA rank {rank} is above vLLM's largest ({_VLLM_LORA_RANKS[-1]})")
 
 
 def fingerprint_of(folder: Path) -> str:
@@ -248,3 +252,8 @@ def fingerprint_of(folder: Path) -> str:
 
 def _hash(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def _stage(deployment: str) -> str:
+    """The deploy stage's name, for messages."""
+    return stage_name("deploy", deployment)

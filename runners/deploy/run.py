@@ -10,7 +10,7 @@
 
 Two deploys of one deployment on one machine take turns (a lock file), so neither stops the
 other's engine half-way. The stage's result is machine state, not a tracked output: see
-`compiler/stages.py`.
+`compiler/stages/deploy.py`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmops.atomic import write_text
 from llmops.errors import CheckFailed
@@ -42,28 +42,31 @@ from llmops.runners.deploy.engine import (
 from llmops.runners.deploy.live import git_head, is_our_engine, read_live, write_live
 from llmops.runners.deploy.smoke import failures, run_smoke_tests
 
+if TYPE_CHECKING:
+    from llmops.compiler.kinds.deployment import Deployment
+    from llmops.compiler.stages.deploy import DeployConfig
+
 ENGINE_HOST = "127.0.0.1"
 
 
-def run(config: dict[str, Any], root: Path) -> None:
-    spec = config["spec"]
-    name = spec["name"]
+def run(config: DeployConfig, root: Path) -> None:
+    name = config.spec.name
     folder = serve_dir(root, name)
     with _lock(folder):
         record = deploy(config, root)
     print(
-        f"deploy-{name}: version {record['version']} is live on {record['engine']} at {record['url']} "
+        f"{config.stage}: version {record['version']} is live on {record['engine']} at {record['url']} "
         f"(pid {record['pid']})"
     )
 
 
-def deploy(config: dict[str, Any], root: Path) -> dict[str, Any]:
+def deploy(config: DeployConfig, root: Path) -> dict[str, Any]:
     """Run steps 1-5 of the module docstring; returns the new live record."""
-    spec = config["spec"]
-    name = spec["name"]
+    spec = config.spec
+    name = spec.name
     folder = serve_dir(root, name)
     engine = choose_engine(spec)
-    served = prepare_model(spec, config["inputs"]["model"], root, engine=engine)
+    served = prepare_model(spec, config.inputs.model, root, engine=engine)
     version = deployment_version(spec, served, engine)
     previous = read_live(folder)
     port = free_port(ENGINE_HOST)
@@ -73,14 +76,14 @@ def deploy(config: dict[str, Any], root: Path) -> dict[str, Any]:
     started_at = time.time()
     proc = start_engine(argv, log, cwd=served.workdir, env=engine_env(spec, served))
     try:
-        wait_ready(url, float(spec["engine"].get("startup_timeout_s", 900)), proc)
-        results = run_smoke_tests(url, served.name, list(spec.get("smoke_tests") or []))
+        wait_ready(url, spec.engine.startup_timeout_s, proc)
+        results = run_smoke_tests(url, served.name, spec.smoke_tests)
         _write_smoke_report(folder, version, results)
         failed = failures(results)
         if failed:
             kept = f"; {previous['version']} stays live" if previous else ""
             raise CheckFailed(
-                f"deploy-{name}: {len(failed)} of {len(results)} smoke tests failed on version {version}, "
+                f"{config.stage}: {len(failed)} of {len(results)} smoke tests failed on version {version}, "
                 f"which is not made live{kept}:\n  " + "\n  ".join(failed)
             )
     except BaseException:
@@ -102,20 +105,20 @@ def deploy(config: dict[str, Any], root: Path) -> dict[str, Any]:
         stop_engine(int(previous["pid"]))
     _prune_models(folder, served)
     for result in results:
-        print(f"deploy-{name}: {result.label()} passed in {result.latency_ms:.0f} ms")
+        print(f"{config.stage}: {result.label()} passed in {result.latency_ms:.0f} ms")
     if not results:
-        print(f"deploy-{name}: warning: the spec has no smoke_tests; only start-up was checked")
+        print(f"{config.stage}: warning: the spec has no smoke_tests; only start-up was checked")
     return record
 
 
-def deployment_version(spec: dict[str, Any], served: ServedModel, engine: str) -> str:
+def deployment_version(spec: Deployment, served: ServedModel, engine: str) -> str:
     """A short content hash: the served model's content and everything that changes how it is served."""
     material = {
         "model": served.fingerprint,
         "adapter": bool(served.adapter),
         "engine": engine,
-        "settings": spec.get("engine"),
-        "gpus": (spec.get("resources") or {}).get("gpus", 0),
+        "settings": spec.engine.model_dump(mode="json"),
+        "gpus": spec.resources.gpus,
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:12]
 

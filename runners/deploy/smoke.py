@@ -17,7 +17,10 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmops.compiler.kinds.deployment import SmokeTest
 
 PROMPT_EXCERPT = 60
 ANSWER_EXCERPT = 200
@@ -44,7 +47,7 @@ class SmokeResult:
 def run_smoke_tests(
     url: str,
     model: str,
-    tests: list[dict[str, Any]],
+    tests: list[SmokeTest],
     *,
     timeout_s: float = 120,
     headers: dict[str, str] | None = None,
@@ -58,13 +61,13 @@ def failures(results: list[SmokeResult]) -> list[str]:
 
 
 def _one(
-    url: str, model: str, index: int, test: dict[str, Any], timeout_s: float, headers: dict[str, str]
+    url: str, model: str, index: int, test: SmokeTest, timeout_s: float, headers: dict[str, str]
 ) -> SmokeResult:
-    result = SmokeResult(index=index, prompt=test["prompt"], passed=False)
+    result = SmokeResult(index=index, prompt=test.prompt, passed=False)
     body = {
         "model": model,
-        "messages": [{"role": "user", "content": test["prompt"]}],
-        "max_tokens": int(test.get("max_tokens") or 64),
+        "messages": [{"role": "user", "content": test.prompt}],
+        "max_tokens": test.max_tokens,
         "temperature": 0,
         "stream": False,
     }
@@ -92,13 +95,13 @@ def _one(
         return result
     result.answer = answer
     lowered = answer.casefold()
-    missing = [s for s in test.get("contains") or [] if s.casefold() not in lowered]
-    present = [s for s in test.get("not_contains") or [] if s.casefold() in lowered]
+    missing = [s for s in test.contains if s.casefold() not in lowered]
+    present = [s for s in test.not_contains if s.casefold() in lowered]
     if missing:
         result.problems.append(f"the answer lacks {', '.join(map(repr, missing))}")
     if present:
         result.problems.append(f"the answer contains {', '.join(map(repr, present))}")
-    limit = test.get("max_latency_ms")
+    limit = test.max_latency_ms
     if limit is not None and result.latency_ms > limit:
         result.problems.append(f"it took {result.latency_ms:.0f} ms, over the {limit} ms allowed")
     if result.problems:

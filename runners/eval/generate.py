@@ -1,4 +1,5 @@
-"""Generation for evaluation: batched Transformers on CPU or GPU, vLLM on GPU runners.
+"""Generation for evaluation: batched Transformers on CPU or GPU (`llmops.hf.generate`, shared
+with the review stage), vLLM on GPU runners.
 
 Both engines get the same prompt strings and the same sampling settings, so at temperature 0
 they should agree; the runner records which engine produced the predictions. Teacher-forced
@@ -7,21 +8,16 @@ log-likelihoods of the references (for perplexity) always come from Transformers
 
 from __future__ import annotations
 
-import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmops.errors import UsageError
+from llmops.hf.generate import Generated, cut_at_stop
 
-
-@dataclass(frozen=True)
-class Generated:
-    predictions: list[str]
-    seconds: float
-    engine: str
+if TYPE_CHECKING:
+    from llmops.compiler.kinds.evalsuite import Generation
 
 
 def choose_engine(requested: str) -> str:
@@ -40,52 +36,8 @@ def choose_engine(requested: str) -> str:
     return "vllm" if cuda and has_vllm else "transformers"
 
 
-def cut_at_stop(text: str, stops: Sequence[str]) -> str:
-    """The prediction up to the first stop sequence (generation may run past it in a batch)."""
-    cut = len(text)
-    for stop in stops:
-        if stop:
-            at = text.find(stop)
-            if at != -1:
-                cut = min(cut, at)
-    return text[:cut].strip()
-
-
-def generate_transformers(
-    model: Any, tokenizer: Any, prompts: Sequence[str], generation: dict[str, Any], seed: int
-) -> Generated:
-    import torch
-    from transformers import set_seed
-
-    set_seed(seed)
-    tokenizer.padding_side = "left"  # decoder-only models continue from the right edge
-    device = next(model.parameters()).device
-    sample = generation["temperature"] > 0
-    settings: dict[str, Any] = {
-        "max_new_tokens": generation["max_new_tokens"],
-        "do_sample": sample,
-        "pad_token_id": tokenizer.pad_token_id,
-        "eos_token_id": tokenizer.eos_token_id,
-    }
-    if sample:
-        settings.update(temperature=generation["temperature"], top_p=generation["top_p"])
-    predictions: list[str] = []
-    started = time.perf_counter()
-    model.eval()
-    with _progress(len(prompts), "generating") as advance, torch.inference_mode():
-        for start in range(0, len(prompts), generation["batch_size"]):
-            batch = list(prompts[start : start + generation["batch_size"]])
-            encoded = tokenizer(batch, return_tensors="pt", padding=True).to(device)
-            output = model.generate(**encoded, **settings)
-            new_tokens = output[:, encoded["input_ids"].shape[1] :]
-            for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True):
-                predictions.append(cut_at_stop(text, generation.get("stop", [])))
-            advance(len(batch))
-    return Generated(predictions, time.perf_counter() - started, "transformers")
-
-
 def vllm_settings(
-    model_dir: str, revision: str | None, card: dict[str, Any] | None, generation: dict[str, Any], seed: int
+    model_dir: str, revision: str | None, card: dict[str, Any] | None, generation: Generation, seed: int
 ) -> tuple[dict[str, Any], dict[str, Any], str | None]:
     """(LLM kwargs, SamplingParams kwargs, LoRA adapter dir or None) for vLLM, kept pure so the
     exact configuration is tested on machines without a GPU."""
@@ -109,10 +61,10 @@ def vllm_settings(
     if revision:
         llm["revision"] = revision
     sampling = {
-        "max_tokens": generation["max_new_tokens"],
-        "temperature": generation["temperature"],
-        "top_p": generation["top_p"],
-        "stop": list(generation.get("stop", [])) or None,
+        "max_tokens": generation.max_new_tokens,
+        "temperature": generation.temperature,
+        "top_p": generation.top_p,
+        "stop": list(generation.stop) or None,
         "seed": seed,
     }
     return llm, sampling, adapter
@@ -123,7 +75,7 @@ def generate_vllm(
     revision: str | None,
     card: dict[str, Any] | None,
     prompts: Sequence[str],
-    generation: dict[str, Any],
+    generation: Generation,
     seed: int,
 ) -> Generated:
     from vllm import LLM, SamplingParams
@@ -137,7 +89,7 @@ def generate_vllm(
         request = LoRARequest("tuned", 1, adapter)
     started = time.perf_counter()
     outputs = llm.generate(list(prompts), SamplingParams(**sampling_kwargs), lora_request=request)
-    predictions = [cut_at_stop(o.outputs[0].text, generation.get("stop", [])) for o in outputs]
+    predictions = [cut_at_stop(o.outputs[0].text, generation.stop) for o in outputs]
     return Generated(predictions, time.perf_counter() - started, "vllm")
 
 
@@ -145,11 +97,16 @@ def reference_nll(
     model: Any, tokenizer: Any, prompts: Sequence[str], completions: Sequence[str], batch_size: int
 ) -> tuple[list[float], list[int]]:
     """Per example: summed negative log-likelihood of the completion given the prompt, and its
-    token count (the completion's tokens plus end of sequence, as the tune stage trains them)."""
+    token count (the completion's tokens plus end of sequence, as the tune stage trains them).
+
+    Examples run longest first, so each batch holds examples of about the same length and pads
+    little; the results come back in the order of `prompts`. The model reads the whole sequence
+    (the prompt is the context), but the vocabulary projection and the loss cover only the
+    positions that predict a completion token, not the prompt's."""
     import torch
 
-    from llmops.runners.tune.examples import Example
-    from llmops.runners.tune.tokenize import PadCollator, encode
+    from llmops.training.examples import Example
+    from llmops.training.tokenize import IGNORE, PadCollator, encode
 
     rows = encode(
         [Example(p, c) for p, c in zip(prompts, completions, strict=True)],
@@ -158,21 +115,49 @@ def reference_nll(
         completion_only=True,
         packing=False,
     ).rows
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]), reverse=True)
     collate = PadCollator(tokenizer.pad_token_id)
     device = next(model.parameters()).device
-    sums: list[float] = []
-    counts: list[int] = []
+    keep_only = _takes_logits_to_keep(model)
+    sums: list[float] = [0.0] * len(rows)
+    counts: list[int] = [0] * len(rows)
+    model.eval()
     with torch.inference_mode():
-        for start in range(0, len(rows), batch_size):
-            batch = {k: v.to(device) for k, v in collate(rows[start : start + batch_size]).items()}
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-            targets = batch["labels"][:, 1:]
-            logprobs = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-            mask = targets != -100
-            picked = logprobs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-            sums.extend((-(picked * mask).sum(dim=1)).tolist())
-            counts.extend(mask.sum(dim=1).tolist())
+        for start in range(0, len(order), batch_size):
+            chosen = order[start : start + batch_size]
+            batch = {k: v.to(device) for k, v in collate([rows[i] for i in chosen]).items()}
+            targets = batch["labels"][:, 1:]  # position t predicts token t + 1
+            mask = targets != IGNORE
+            if not bool(mask.any()):  # every completion truncated away: nothing to score
+                continue
+            first = int(mask.any(dim=0).nonzero()[0])  # the first position that predicts a completion
+            width = targets.shape[1] - first
+            inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+            if keep_only:  # logits of the last width + 1 positions only; the last predicts past the end
+                logits = model(**inputs, logits_to_keep=width + 1).logits[:, :-1]
+            else:
+                logits = model(**inputs).logits[:, first:-1]
+            kept = mask[:, first:]  # the completion tokens (not the padding) in the kept window
+            losses = torch.zeros(kept.shape, dtype=torch.float32, device=logits.device)
+            losses[kept] = torch.nn.functional.cross_entropy(
+                logits[kept].float(), targets[:, first:][kept], reduction="none"
+            )
+            for i, total, count in zip(
+                chosen, losses.sum(dim=1).tolist(), mask.sum(dim=1).tolist(), strict=True
+            ):
+                sums[i], counts[i] = total, count
     return sums, counts
+
+
+def _takes_logits_to_keep(model: Any) -> bool:
+    """Whether the model's forward can skip the logits of positions no loss needs (Transformers'
+    causal LMs take `logits_to_keep`; a model that does not gets its logits sliced instead)."""
+    import inspect
+
+    try:
+        return "logits_to_keep" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _context(model: Any) -> int:
@@ -189,37 +174,3 @@ def _vllm_importable() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("vllm") is not None
-
-
-class _progress:
-    """A progress bar with an ETA on a terminal; one line per quarter in CI logs."""
-
-    def __init__(self, total: int, label: str) -> None:
-        self.total, self.label, self.done = total, label, 0
-        self.started = time.perf_counter()
-        self.bar: Any = None
-
-    def __enter__(self) -> Callable[[int], None]:
-        if sys.stderr.isatty():
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.bar = Progress(
-                TextColumn(self.label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
-            )
-            self.bar.start()
-            self.task = self.bar.add_task(self.label, total=self.total)
-        return self.advance
-
-    def advance(self, n: int) -> None:
-        before, self.done = self.done, self.done + n
-        if self.bar is not None:
-            self.bar.update(self.task, advance=n)
-            return
-        if self.total and (before * 4 // self.total) != (self.done * 4 // self.total):
-            elapsed = time.perf_counter() - self.started
-            eta = elapsed / self.done * (self.total - self.done)
-            print(f"{self.label}: {self.done}/{self.total}, ETA {eta:.0f}s", file=sys.stderr, flush=True)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()

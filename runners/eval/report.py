@@ -3,7 +3,10 @@ examples where the model did worst, which is where a reviewer should start readi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmops.compiler.kinds.evalsuite import EvalSuite
 
 WORST = 5
 PREFERRED = ("rougeL", "chrf", "bleu", "sacrebleu", "f1", "exact_match", "accuracy")
@@ -23,16 +26,16 @@ def _figure(score: Any) -> str:
 
 
 def render_report(
-    stage: str, spec: dict[str, Any], metrics: dict[str, Any], models: list[dict], baselines: list[dict]
+    stage: str, spec: EvalSuite, metrics: dict[str, Any], models: list[dict], baselines: list[dict]
 ) -> str:
     everyone = models + baselines
     keys = [s.key for s in everyone[0]["scores"]]
-    confidence = spec["bootstrap"]["confidence"]
+    confidence = spec.bootstrap.confidence
     lines = [
         f"# {stage}",
         "",
-        f"{len(everyone[0]['predictions'])} examples of the `{spec['split']}` split; "
-        f"intervals are {confidence:.0%} bootstrap intervals ({spec['bootstrap']['samples']} resamples).",
+        f"{len(everyone[0]['predictions'])} examples of the `{spec.split}` split; "
+        f"intervals are {confidence:.0%} bootstrap intervals ({spec.bootstrap.samples} resamples).",
         "",
         "| model | role | " + " | ".join(keys) + " |",
         "| --- | --- | " + " | ".join("---" for _ in keys) + " |",

@@ -14,11 +14,14 @@ import io
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmops.atomic import replace_dir, write_text
+from llmops.compiler.stages.eval import EvalConfig, LabeledDeployment, LabeledModel
 from llmops.errors import StageFailed
-from llmops.runners.versions import RUNNER_VERSIONS
+
+if TYPE_CHECKING:
+    from llmops.compiler.kinds.evalsuite import EvalSuite, Metric
 
 
 def read_split(dataset: Path, split: str) -> list[dict[str, Any]]:
@@ -32,23 +35,24 @@ def read_split(dataset: Path, split: str) -> list[dict[str, Any]]:
 
 
 def evaluate_model(
-    where: dict[str, Any],
+    where: LabeledModel,
     rows: list[dict[str, Any]],
     template: Any,
-    spec: dict[str, Any],
+    spec: EvalSuite,
     root: Path,
     seed: int,
     engine: str,
 ) -> dict[str, Any]:
     """Generate, score and time one model on the rows."""
-    from llmops.runners.eval.generate import generate_transformers, generate_vllm, reference_nll
+    from llmops.hf.generate import generate_transformers
+    from llmops.hf.loading import load_causal_lm, load_tokenizer, read_card, resolve_location
+    from llmops.runners.eval.generate import generate_vllm, reference_nll
     from llmops.runners.eval.scoring import score_all
-    from llmops.runners.tune.loading import load_causal_lm, load_tokenizer, read_card, resolve_location
 
-    if where.get("deployment"):
+    if isinstance(where, LabeledDeployment):
         raise StageFailed(
-            f"{where['label']}: what a Deployment serves is recorded by deploy stages, which this "
-            "llmops version does not run yet; name the model with finetune:, path: or hub:"
+            f"{where.label}: eval stages do not evaluate what a Deployment serves (its deploy stage "
+            "records that only on the machine serving it); name the model with finetune:, path: or hub:"
         )
     name, revision = resolve_location(where, root)
     tokenizer = load_tokenizer(name, revision)
@@ -57,7 +61,7 @@ def evaluate_model(
         template.render(row, during=f"row {i + 1}").prompt_for(tokenizer) for i, row in enumerate(rows)
     ]
     references = [str(row[column]) for row in rows]
-    generation = spec["generation"]
+    generation = spec.generation
     model = None
     if engine == "vllm":
         card = read_card(name) if revision is None else None
@@ -72,42 +76,44 @@ def evaluate_model(
         generated = generate_transformers(model, tokenizer, prompts, generation, seed)
     nll = tokens = None
     nll_started = time.perf_counter()
-    if any(m["name"] == "perplexity" for m in spec["metrics"]):
+    if any(m.name == "perplexity" for m in spec.metrics):
         model = model or load_causal_lm(name, revision, root)
         completions = [template.completion_text(r) for r in references]
-        nll, tokens = reference_nll(model, tokenizer, prompts, completions, generation["batch_size"])
+        nll, tokens = reference_nll(model, tokenizer, prompts, completions, generation.batch_size)
+    # model time (generation and the perplexity pass), taken before scoring starts
+    generation_s = generated.seconds + (time.perf_counter() - nll_started)
     started = time.perf_counter()
     scores, per_example = score_all(
-        spec["metrics"],
+        spec.metrics,
         generated.predictions,
         references,
         root=root,
         seed=seed,
-        bootstrap=spec["bootstrap"],
+        bootstrap=spec.bootstrap,
         nll=nll,
         tokens=tokens,
     )
     scoring_s = time.perf_counter() - started
     return {
-        "label": where["label"],
+        "label": where.label,
         "prompts": prompts,
         "references": references,
         "predictions": generated.predictions,
         "scores": scores,
         "per_example": per_example,
-        "generation_s": generated.seconds + (time.perf_counter() - nll_started),  # model time
+        "generation_s": generation_s,
         "scoring_s": scoring_s,
         "engine": generated.engine,
     }
 
 
-def preload_metrics(metrics: list[dict[str, Any]]) -> float:
+def preload_metrics(metrics: list[Metric]) -> float:
     """Load the `evaluate` modules once, up front: importing `evaluate` and building a module
     costs seconds that do not grow with the suite, so they are reported apart from scoring."""
     from llmops.runners.eval.modules import load_module
 
     started = time.perf_counter()
-    for name in sorted({m["name"] for m in metrics if m["name"] != "custom"}):
+    for name in sorted({m.name for m in metrics if m.name != "custom"}):
         load_module(name)
     return time.perf_counter() - started
 
@@ -124,10 +130,10 @@ def figures(result: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def build_metrics(spec: dict[str, Any], models: list[dict], baselines: list[dict]) -> dict[str, Any]:
+def build_metrics(spec: EvalSuite, models: list[dict], baselines: list[dict]) -> dict[str, Any]:
     lower = sorted({s.key for r in models + baselines for s in r["scores"] if not s.higher_is_better})
     metrics: dict[str, Any] = {
-        "split": spec["split"],
+        "split": spec.split,
         "models": {r["label"]: figures(r) for r in models},
         "baselines": {r["label"]: figures(r) for r in baselines},
         "deltas": {},
@@ -190,39 +196,39 @@ def predictions_jsonl(results: list[dict], rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(config: dict[str, Any], root: Path) -> None:
+def run(config: EvalConfig, root: Path) -> None:
+    from llmops.prompting.render import PromptTemplate
     from llmops.runners.eval.generate import choose_engine
     from llmops.runners.eval.report import render_report
-    from llmops.runners.prompt.render import PromptTemplate
 
-    spec, inputs, outputs = config["spec"], config["inputs"], config["outputs"]
-    template = PromptTemplate.from_config(inputs["prompt"], root)
+    spec, inputs, outputs = config.spec, config.inputs, config.outputs
+    template = PromptTemplate.from_config(inputs.prompt, root)
     if not template.completion_column:
         raise StageFailed(
             f"Prompt '{template.name}' names no `completion` column, "
             "so there is no reference to score against"
         )
-    rows = read_split(root / inputs["dataset"], spec["split"])
+    rows = read_split(root / inputs.dataset, spec.split)
     missing = [i + 1 for i, row in enumerate(rows) if row.get(template.completion_column) is None]
     if missing:
-        raise StageFailed(f"{spec['split']}.jsonl rows {missing[:5]} have no '{template.completion_column}'")
-    engine = choose_engine(spec["generation"]["engine"])
-    seed = int(inputs["seed"])
-    load_s = preload_metrics(spec["metrics"])
-    models = [evaluate_model(w, rows, template, spec, root, seed, engine) for w in inputs["models"]]
-    baselines = [evaluate_model(w, rows, template, spec, root, seed, engine) for w in inputs["baselines"]]
+        raise StageFailed(f"{spec.split}.jsonl rows {missing[:5]} have no '{template.completion_column}'")
+    engine = choose_engine(spec.generation.engine)
+    seed = inputs.seed
+    load_s = preload_metrics(spec.metrics)
+    models = [evaluate_model(w, rows, template, spec, root, seed, engine) for w in inputs.models]
+    baselines = [evaluate_model(w, rows, template, spec, root, seed, engine) for w in inputs.baselines]
     metrics = build_metrics(spec, models, baselines)
     metrics["speed"]["metric_load_s"] = round(load_s, 3)
     metrics["prompt_hash"] = template.content_hash
-    with replace_dir(root / outputs["outs"][0]) as staging:
+    with replace_dir(root / outputs.outs[0]) as staging:
         (staging / "predictions.jsonl").write_text(
             predictions_jsonl(models + baselines, rows), encoding="utf-8"
         )
         (staging / "run.json").write_text(
             json.dumps(
                 {
-                    "stage": config["stage"],
-                    "runner_version": RUNNER_VERSIONS["eval"],
+                    "stage": config.stage,
+                    "runner_version": config.runner_version,
                     "seed": seed,
                     "engine": engine,
                     "prompt_hash": template.content_hash,
@@ -233,9 +239,9 @@ def run(config: dict[str, Any], root: Path) -> None:
             + "\n",
             encoding="utf-8",
         )
-    for path in outputs.get("plots", []):
+    for path in outputs.plots:
         write_text(root / path, scores_csv(models, baselines))
-    for path in outputs.get("reports", []):
-        write_text(root / path, render_report(config["stage"], spec, metrics, models, baselines))
-    for path in outputs.get("metrics", []):
+    for path in outputs.reports:
+        write_text(root / path, render_report(config.stage, spec, metrics, models, baselines))
+    for path in outputs.metrics:
         write_text(root / path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")

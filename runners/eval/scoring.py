@@ -27,16 +27,19 @@ import inspect
 import logging
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from llmops.errors import StageFailed
 from llmops.runners.eval import bootstrap as bs
 from llmops.runners.eval.modules import load_module
+
+if TYPE_CHECKING:
+    from llmops.compiler.kinds.evalsuite import Bootstrap, Metric
 
 # Arguments of the shipped modules that the Hub's lack: with them, the shipped module is used.
 HUB_LACKS = {"bleu": {"tokenize", "lowercase"}}
@@ -86,29 +89,22 @@ Result = tuple[list[Score], dict[str, list[float]]]
 
 
 def score_all(
-    metrics: list[dict],
+    metrics: Sequence[Metric],
     predictions: list[str],
     references: list[str],
     *,
     root: Path,
     seed: int,
-    bootstrap: dict,
+    bootstrap: Bootstrap,
     nll: list[float] | None = None,
     tokens: list[int] | None = None,
     prefer_hub: bool = False,
 ) -> tuple[list[Score], dict[str, list[float]]]:
     """Every figure of every metric, and per-example scores keyed by figure.
 
-    `metrics` are an EvalSuite's metric entries ({"name", "callable", "args"}); `bootstrap` its
-    {"samples", "confidence"}. All metrics are resampled on the same example sets (same seed).
+    `metrics` are an EvalSuite's metrics, `bootstrap` its bootstrap settings. All metrics are
+    resampled on the same example sets (same seed).
     """
-    from llmops.compiler.kinds.evalsuite import Bootstrap, Metric
-
-    try:
-        specs = [Metric.model_validate(m) for m in metrics]
-        settings = Bootstrap.model_validate(bootstrap)
-    except ValueError as err:
-        raise MetricError(f"invalid metric settings: {err}") from err
     if len(predictions) != len(references):
         raise MetricError(f"{len(predictions)} predictions but {len(references)} references")
     if not predictions:
@@ -117,15 +113,15 @@ def score_all(
         list(predictions),
         list(references),
         Path(root),
-        bs.Resamples(len(predictions), settings.samples, seed),
-        settings.confidence,
+        bs.Resamples(len(predictions), bootstrap.samples, seed),
+        bootstrap.confidence,
         None if nll is None else [float(x) for x in nll],
         None if tokens is None else [int(t) for t in tokens],
         prefer_hub,
     )
     scores: list[Score] = []
     per_example: dict[str, list[float]] = {}
-    for spec in specs:
+    for spec in metrics:
         args = dict(spec.args)
         label = spec.callable if spec.name == "custom" else spec.name
         if spec.name == "custom":
@@ -156,6 +152,14 @@ def _check_arguments(name: str, args: dict) -> None:
         raise MetricError(f"metric {name} has no argument {', '.join(unknown)} (it takes: {takes})")
 
 
+def _settings(name: str, args: dict) -> dict:
+    """The metric's arguments, with the shipped module's defaults for those the spec leaves out:
+    its `_compute` signature is their one source (only the spec's own are passed to a module)."""
+    parameters = inspect.signature(type(load_module(name)[0])._compute).parameters
+    defaults = {k: p.default for k, p in parameters.items() if p.default is not inspect.Parameter.empty}
+    return {**defaults, **args}
+
+
 # --- the metrics --------------------------------------------------------------------------------
 
 
@@ -182,19 +186,21 @@ def _computed(name: str, args: dict, inputs: _Inputs, hub_ok: bool = True) -> tu
 
 def _bleu(args: dict, inputs: _Inputs) -> Result:
     out, stats, source = _computed("bleu", args, inputs, hub_ok=not set(args) & HUB_LACKS["bleu"])
-    order = int(args.get("max_order", 4))
-    statistic = functools.partial(bs.hub_bleu_score, max_order=order, smooth=bool(args.get("smooth", False)))
+    settings = _settings("bleu", args)
+    order = int(settings["max_order"])
+    statistic = functools.partial(bs.hub_bleu_score, max_order=order, smooth=bool(settings["smooth"]))
     sentence = bs.sacrebleu_score(stats, max_order=order, effective_order=True) / 100
     return _one(inputs, "bleu", out["bleu"], inputs.interval(stats, statistic), source, sentence)
 
 
 def _sacrebleu(args: dict, inputs: _Inputs) -> Result:
     out, stats, source = _computed("sacrebleu", args, inputs)
+    settings = _settings("sacrebleu", args)
     statistic = functools.partial(
         bs.sacrebleu_score,
-        smooth_method=str(args.get("smooth_method", "exp")),
-        smooth_value=args.get("smooth_value"),
-        effective_order=bool(args.get("use_effective_order", False)),
+        smooth_method=str(settings["smooth_method"]),
+        smooth_value=settings["smooth_value"],
+        effective_order=bool(settings["use_effective_order"]),
     )
     sentence = bs.sacrebleu_score(stats, effective_order=True)
     return _one(inputs, "sacrebleu", out["score"], inputs.interval(stats, statistic), source, sentence)
@@ -202,22 +208,27 @@ def _sacrebleu(args: dict, inputs: _Inputs) -> Result:
 
 def _chrf(args: dict, inputs: _Inputs) -> Result:
     out, stats, source = _computed("chrf", args, inputs)
+    settings = _settings("chrf", args)
     statistic = functools.partial(
         bs.chrf_score,
-        char_order=int(args.get("char_order", 6)),
-        word_order=int(args.get("word_order", 0)),
-        beta=int(args.get("beta", 2)),
-        eps_smoothing=bool(args.get("eps_smoothing", False)),
+        char_order=int(settings["char_order"]),
+        word_order=int(settings["word_order"]),
+        beta=int(settings["beta"]),
+        eps_smoothing=bool(settings["eps_smoothing"]),
     )
     return _one(inputs, "chrf", out["score"], inputs.interval(stats, statistic), source, statistic(stats))
 
 
 def _rouge(args: dict, inputs: _Inputs) -> Result:
-    types = [t.strip() for t in str(args.get("rouge_types", ",".join(ROUGE_TYPES))).split(",") if t.strip()]
+    settings = _settings("rouge", args)
+    given = settings["rouge_types"]  # None: every type
+    types = [
+        t.strip() for t in (",".join(ROUGE_TYPES) if given is None else str(given)).split(",") if t.strip()
+    ]
     module, source = load_module("rouge", prefer_hub=inputs.prefer_hub)
     options = {
         "rouge_types": types,
-        "use_stemmer": bool(args.get("use_stemmer", False)),
+        "use_stemmer": bool(settings["use_stemmer"]),
         "use_aggregator": False,
     }
     out = module.compute(predictions=inputs.predictions, references=inputs.references, **options)
@@ -225,7 +236,7 @@ def _rouge(args: dict, inputs: _Inputs) -> Result:
 
 
 def _exact_match(args: dict, inputs: _Inputs) -> Result:
-    if isinstance(args.get("regexes_to_ignore"), str):
+    if isinstance(_settings("exact_match", args)["regexes_to_ignore"], str):
         args = {**args, "regexes_to_ignore": [args["regexes_to_ignore"]]}  # the Hub iterates over it
     out, matches, source = _computed("exact_match", args, inputs)
     ci = inputs.interval(matches, bs.mean_statistic(inputs.n))
@@ -252,16 +263,17 @@ def _labels(name: str, args: dict, inputs: _Inputs) -> tuple[Any, str, np.ndarra
 def _accuracy(args: dict, inputs: _Inputs) -> Result:
     out, source, ref_ids, pred_ids, _ = _labels("accuracy", args, inputs)
     correct = (ref_ids == pred_ids).astype(np.float64)
-    scale = 1.0 if args.get("normalize", True) else float(inputs.n)
+    scale = 1.0 if _settings("accuracy", args)["normalize"] else float(inputs.n)
     ci = inputs.interval(correct, bs.mean_statistic(inputs.n, scale))
     return _one(inputs, "accuracy", out["accuracy"], ci, source, correct)
 
 
 def _f1(args: dict, inputs: _Inputs) -> Result:
-    args = {"average": "macro", **args}  # the Hub module's default is "binary"
+    settings = _settings("f1", args)
+    args = {"average": settings["average"], **args}  # the Hub module's default is "binary"
     out, source, ref_ids, pred_ids, ids = _labels("f1", args, inputs)
-    pos = ids.get(str(args["pos_label"]).strip()) if "pos_label" in args else None
-    average, resamples = str(args["average"]), inputs.resamples
+    pos = ids.get(str(settings["pos_label"]).strip()) if settings["pos_label"] is not None else None
+    average, resamples = str(settings["average"]), inputs.resamples
     ci = bs.f1_interval(ref_ids, pred_ids, len(ids), average, pos, resamples, inputs.confidence)
     return _one(inputs, "f1", out["f1"], ci, source)
 

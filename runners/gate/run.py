@@ -1,8 +1,8 @@
 """The gate stage: `gate-<policy>` of a Policy.
 
-Evaluates the policy's rules over the metrics files the stage depends on (the evaluation
-results of the suites its rules name, and the policy's review results), writes the record
-`{"passed", "failed", "rules": [...]}` to `metrics/gate-<policy>.json`, then fails (exit 1)
+Evaluates the policy's rules (`llmops.gates`) over the metrics files the stage depends on (the
+evaluation results of the suites its rules name, and the policy's review results), writes the
+record `{"passed", "failed", "rules": [...]}` to `metrics/gate-<policy>.json`, then fails (exit 1)
 when any rule failed.
 
 The record is written before the stage fails so that it exists for whoever looks next
@@ -17,28 +17,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from llmops.atomic import write_text
 from llmops.errors import CheckFailed
-from llmops.runners.gate.rules import Results, evaluate, summary
+from llmops.gates import disk_reader, gate_record
+
+if TYPE_CHECKING:
+    from llmops.compiler.stages.gate import GateConfig
 
 
-def gate_results(config: dict[str, Any], root: Path) -> dict[str, Any]:
-    """The gate record of a `gate-<policy>` stage config, from the files on disk."""
-    spec = config.get("spec") or {}
-    policy = str(spec.get("name") or config.get("stage", "gate").removeprefix("gate-"))
-    files = list((config.get("inputs") or {}).get("results") or [])
-    return summary(evaluate(spec, Results(root, files, policy)))
-
-
-def run(config: dict[str, Any], root: Path) -> None:
-    record = gate_results(config, root)
-    for path in config["outputs"]["metrics"]:
+def run(config: GateConfig, root: Path) -> None:
+    record = gate_record(config.spec, config.inputs.results, disk_reader(root))
+    for path in config.outputs.metrics:
         write_text(root / path, json.dumps(record, indent=2, sort_keys=True) + "\n")
     if not record["passed"]:
-        stage = config.get("stage", "gate")
         failed = [r for r in record["rules"] if not r["passed"]]
         lines = "\n".join(f"  {r['rule']}: {r['message']}" for r in failed)
         count = record["failed"]
-        raise CheckFailed(f"{stage}: {count} rule result{'s' if count != 1 else ''} failed:\n{lines}")
+        raise CheckFailed(f"{config.stage}: {count} rule result{'s' if count != 1 else ''} failed:\n{lines}")

@@ -10,7 +10,10 @@ a dead gateway, a broken feedback widget or a missing training set must not look
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmops.compiler.stages.monitor import Threshold
 
 # threshold -> (dotted figure in the metrics, True when the figure must stay at or above the limit)
 THRESHOLDS: dict[str, tuple[str, bool]] = {
@@ -66,11 +69,11 @@ def lookup(metrics: dict[str, Any], dotted: str) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def evaluate(metrics: dict[str, Any], thresholds: list[dict[str, Any]]) -> list[Check]:
+def evaluate(metrics: dict[str, Any], thresholds: list[Threshold]) -> list[Check]:
     """One check per (policy, threshold), in the order the stage config lists them."""
     checks = []
     for entry in thresholds:
-        name, limit = entry["threshold"], float(entry["limit"])
+        name, limit = entry.threshold, entry.limit
         figure, at_least = THRESHOLDS[name]
         value = lookup(metrics, figure)
         if value is None:
@@ -79,5 +82,5 @@ def evaluate(metrics: dict[str, Any], thresholds: list[dict[str, Any]]) -> list[
             status = "crossed"
         else:
             status = "ok"
-        checks.append(Check(entry["policy"], name, limit, figure, value, status))
+        checks.append(Check(entry.policy, name, limit, figure, value, status))
     return checks

@@ -16,6 +16,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from llmops.compiler.stages.model import HubModel, ModelLocation, PathModel
+
 MAX_TEXTS = 256  # per side: bounds the cost of a monitoring job on a CPU runner
 MAX_TOKENS = 256
 
@@ -43,12 +45,12 @@ def mmd_rbf(x: Any, y: Any) -> float:
     return max(float(kxx + kyy - 2 * kxy), 0.0)
 
 
-def embedding_drift(where: dict[str, Any] | None, root: Path, reference: list[str], live: list[str]) -> dict:
+def embedding_drift(where: ModelLocation | None, root: Path, reference: list[str], live: list[str]) -> dict:
     """{"status": "computed", "mmd", "cosine_distance", ...} or {"status": "skipped", "reason"}."""
-    if not where:
+    if not isinstance(where, PathModel | HubModel):
         return _skipped("the deployment names no model this stage can load")
-    if where.get("path") and not (root / where["path"]).is_dir():
-        return _skipped(f"model folder {where['path']} is not on disk (dvc pull it to measure this)")
+    if isinstance(where, PathModel) and not (root / where.path).is_dir():
+        return _skipped(f"model folder {where.path} is not on disk (dvc pull it to measure this)")
     if not reference or not live:
         return _skipped("no training inputs or no live inputs to compare")
     try:
@@ -57,7 +59,7 @@ def embedding_drift(where: dict[str, Any] | None, root: Path, reference: list[st
     except ImportError as exc:
         return _skipped(f"{exc.name} is not installed")
     from llmops.errors import StageFailed
-    from llmops.runners.tune.loading import load_causal_lm, load_tokenizer, resolve_location
+    from llmops.hf.loading import load_causal_lm, load_tokenizer, resolve_location
 
     try:
         name, revision = resolve_location(where, root)
@@ -78,7 +80,7 @@ def embedding_drift(where: dict[str, Any] | None, root: Path, reference: list[st
         "cosine_distance": round(max(0.0, 1.0 - cos), 6),
         "reference_n": len(ref),
         "live_n": len(cur),
-        "model": where.get("path") or where.get("hub"),
+        "model": where.path if isinstance(where, PathModel) else where.hub,
         "device": str(model.device),
     }
 

@@ -19,15 +19,19 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmops.atomic import replace_dir, write_text
 from llmops.errors import CheckFailed
 from llmops.runners.monitor import checks as checks_mod
+from llmops.runners.monitor.embed import embedding_drift
 from llmops.runners.monitor.quality import daily_series, feedback_figures, latency_histogram, request_figures
 from llmops.runners.monitor.stats import combined_drift, text_drift
-from llmops.runners.monitor.window import make_window, read_window, resolve_url
-from llmops.runners.versions import RUNNER_VERSIONS
+from llmops.runners.monitor.window import make_window, read_window
+
+if TYPE_CHECKING:
+    from llmops.compiler.kinds.prompt import Prompt
+    from llmops.compiler.stages.monitor import MonitorConfig, MonitorInputs, Reference
 
 DIRECTIONS = {
     "requests.count": "none",
@@ -50,16 +54,18 @@ DIRECTIONS = {
 }
 
 
-def run(config: dict[str, Any], root: Path, *, now: float | None = None) -> None:
-    inputs = config["inputs"]
-    deployment = inputs["deployment"]
-    window = make_window(time.time() if now is None else now, int(inputs.get("window_days", 7)))
-    url = resolve_url(root, deployment, inputs.get("feedback_db", "sqlite"))
+def run(config: MonitorConfig, root: Path, *, now: float | None = None) -> None:
+    from llmops.feedback_db.store import resolve_url  # SQLAlchemy: only when a monitor runs
+
+    inputs = config.inputs
+    deployment = inputs.deployment
+    window = make_window(time.time() if now is None else now, inputs.window_days)
+    url = resolve_url(root, deployment, inputs.feedback_db)
     seen = read_window(url, deployment, window)
     metrics = compute(inputs, root, seen.requests, seen.feedback)
     metrics = {
         "deployment": deployment,
-        "runner_version": RUNNER_VERSIONS["monitor"],
+        "runner_version": config.runner_version,
         "database": seen.database,
         "window": {
             "days": window.days,
@@ -72,27 +78,27 @@ def run(config: dict[str, Any], root: Path, *, now: float | None = None) -> None
         metrics["no_data"] = f"no feedback database at {seen.database}: no gateway has recorded anything yet"
     elif not seen.requests and not seen.feedback:
         metrics["no_data"] = f"no requests and no feedback in the last {window.days} day(s)"
-    found = checks_mod.evaluate(metrics, inputs.get("thresholds", []))
+    found = checks_mod.evaluate(metrics, inputs.thresholds)
     metrics["checks"] = [c.as_dict() for c in found]
     metrics["_directions"] = DIRECTIONS
     _write(config, root, metrics, seen.requests, seen.feedback, window)
-    _summary(deployment, metrics)
+    _summary(config.stage, metrics)
     _job_summary(deployment, metrics)
     failed = [c for c in found if c.status != "ok"]
     if failed:
         why = _why_no_drift(metrics)
         lines = [c.message(window.days, why if c.threshold == "max_drift" else "") for c in failed]
         raise CheckFailed(
-            f"monitor-{deployment}: {len(failed)} monitoring threshold(s) not met:\n  " + "\n  ".join(lines)
+            f"{config.stage}: {len(failed)} monitoring threshold(s) not met:\n  " + "\n  ".join(lines)
         )
 
 
 def compute(
-    inputs: dict[str, Any], root: Path, requests: list[dict[str, Any]], feedback: list[dict[str, Any]]
+    inputs: MonitorInputs, root: Path, requests: list[dict[str, Any]], feedback: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """Every figure of the metrics file but the bookkeeping (pure but for reading the training
     data and, for embedding drift, the model)."""
-    live = live_inputs(requests, inputs.get("prompt"), root)
+    live = live_inputs(requests, inputs.prompt, root)
     drift = drift_figures(inputs, root, live)
     return {
         "requests": request_figures(requests),
@@ -101,26 +107,26 @@ def compute(
     }
 
 
-def live_inputs(requests: list[dict[str, Any]], prompt: dict[str, Any] | None, root: Path) -> list[str]:
+def live_inputs(requests: list[dict[str, Any]], prompt: Prompt | None, root: Path) -> list[str]:
     """What users asked in successful requests, with the prompt's template taken off where the
     client sent the whole rendered prompt, so they compare like for like with the training data."""
     texts = [r["request_text"] for r in requests if int(r["status_code"]) < 400 and r.get("request_text")]
-    if prompt:
-        from llmops.feedback.inputs import Untemplater
+    if prompt is not None:
+        from llmops.prompting.untemplate import Untemplater
 
-        untemplate = Untemplater.from_prompt(prompt, root)
+        untemplate = Untemplater.from_prompt(prompt.model_dump(mode="json"), root)
         texts = [untemplate.user_text(t) for t in texts]
     return texts
 
 
-def reference_inputs(reference: dict[str, Any] | None, root: Path) -> tuple[list[str], str]:
+def reference_inputs(reference: Reference | None, root: Path) -> tuple[list[str], str]:
     """(training inputs, why there are none). Each row's prompt variables joined by newlines."""
-    if not reference:
+    if reference is None:
         return [], "the deployed model has no training data this project built (not a FineTune)"
-    path = root / reference["path"]
+    path = root / reference.path
     if not path.is_file():
-        return [], f"training data {reference['path']} is not on disk (dvc pull it)"
-    columns = reference["columns"]
+        return [], f"training data {reference.path} is not on disk (dvc pull it)"
+    columns = reference.columns
     texts = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
@@ -128,11 +134,11 @@ def reference_inputs(reference: dict[str, Any] | None, root: Path) -> tuple[list
             parts = [str(row[c]) for c in columns if row.get(c) not in (None, "")]
             if parts:
                 texts.append("\n".join(parts))
-    return texts, "" if texts else f"training data {reference['path']} has no rows"
+    return texts, "" if texts else f"training data {reference.path} has no rows"
 
 
-def drift_figures(inputs: dict[str, Any], root: Path, live: list[str]) -> dict[str, Any]:
-    reference, why = reference_inputs(inputs.get("reference"), root)
+def drift_figures(inputs: MonitorInputs, root: Path, live: list[str]) -> dict[str, Any]:
+    reference, why = reference_inputs(inputs.reference, root)
     if not live:
         why = why or "no successful requests with text in the window"
     out: dict[str, Any] = {"value": None}
@@ -141,11 +147,7 @@ def drift_figures(inputs: dict[str, Any], root: Path, live: list[str]) -> dict[s
         out["embedding"] = {"status": "skipped", "reason": why}
         return out
     out.update(text_drift(reference, live))
-    embedding: dict[str, Any] = {"status": "skipped", "reason": "turned off (inputs.embedding: false)"}
-    if inputs.get("embedding", True):
-        from llmops.runners.monitor.embed import embedding_drift
-
-        embedding = embedding_drift(inputs.get("model"), root, reference, live)
+    embedding = embedding_drift(inputs.model, root, reference, live)
     out["embedding"] = embedding
     out["embedding_mmd"] = embedding.get("mmd")
     out["value"] = combined_drift(
@@ -160,19 +162,19 @@ def _why_no_drift(metrics: dict[str, Any]) -> str:
 
 
 def _write(
-    config: dict[str, Any],
+    config: MonitorConfig,
     root: Path,
     metrics: dict[str, Any],
     requests: list[dict[str, Any]],
     feedback: list[dict[str, Any]],
     window: Any,
 ) -> None:
-    outputs = config["outputs"]
-    for plots in outputs.get("plots", []):
+    outputs = config.outputs
+    for plots in outputs.plots:
         with replace_dir(root / plots) as folder:
             _csv(folder / "latency.csv", latency_histogram(requests))
             _csv(folder / "daily.csv", daily_series(requests, feedback, window.start, window.end))
-    for path in outputs.get("metrics", []):
+    for path in outputs.metrics:
         write_text(root / path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
 
 
@@ -185,10 +187,10 @@ def _csv(path: Path, rows: list[dict[str, Any]]) -> None:
     path.write_text(buffer.getvalue(), encoding="utf-8")
 
 
-def _summary(deployment: str, metrics: dict[str, Any]) -> None:
+def _summary(stage: str, metrics: dict[str, Any]) -> None:
     r, f, d = metrics["requests"], metrics["feedback"], metrics["drift"]
     print(
-        f"monitor-{deployment}: {r['count']} requests (error rate {_show(r['error_rate'])}, "
+        f"{stage}: {r['count']} requests (error rate {_show(r['error_rate'])}, "
         f"p95 {_show(r['latency_ms']['p95'])} ms), {f['count']} feedback (rating "
         f"{_show(f['rating_mean'])} over {f['rating_n']}, thumbs-down rate {_show(f['thumbs_down_rate'])}), "
         f"drift {_show(d['value'])}"

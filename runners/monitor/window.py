@@ -1,6 +1,6 @@
-"""Read one deployment's requests and feedback in a time window from the gateway's store.
+"""Read one deployment's requests and feedback in a time window from the feedback database.
 
-The store belongs to the gateway (`llmops.gateway.store`); this module only reads it. A SQLite
+The gateway writes the database (`llmops.feedback_db.store`); this module only reads it. A SQLite
 file that does not exist yet is read as empty rather than created, so a monitoring run never
 leaves a fresh database behind where no gateway ever ran.
 """
@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from llmops.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -35,34 +33,12 @@ def make_window(now: float, days: int) -> Window:
     return Window(start=now - days * 86400.0, end=now, days=days)
 
 
-def safe_url(url: str) -> str:
-    """The URL with any password masked: what may appear in metrics, logs and provenance."""
-    import sqlalchemy as sa
-
-    return sa.make_url(url).render_as_string(hide_password=True)
-
-
-def resolve_url(root: Path, deployment: str, feedback_db: str) -> str:
-    """The store's URL: `LLMOPS_FEEDBACK_DB_URL`, else the deployment's SQLite file. A deployment
-    whose spec says `feedback_db: postgresql` must be given the URL: falling back to an empty
-    local SQLite file would report "no data" instead of the real figures."""
-    from llmops.gateway.store import ENV_URL, default_url
-
-    url = default_url(root, deployment)
-    if feedback_db == "postgresql" and url.startswith("sqlite"):
-        raise UsageError(
-            f"deployment {deployment} keeps feedback in PostgreSQL (monitoring.feedback_db): set "
-            f"{ENV_URL} to its SQLAlchemy URL, e.g. postgresql+psycopg://user:password@host/db"
-        )
-    return url
-
-
 def read_window(url: str, deployment: str, window: Window) -> Observations:
     import sqlalchemy as sa
 
-    from llmops.gateway import store
+    from llmops.feedback_db import store
 
-    shown = safe_url(url)
+    shown = store.safe_url(url)
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""

@@ -1,6 +1,5 @@
-"""The prompt runner: sandboxed templates, chat formats, golden tests and the prompt stage.
+"""The prompt stage: render a Prompt over its Dataset's splits (`run.py`).
 
-`render.PromptTemplate` is what other runners (tune, eval) import to turn a Prompt spec and a
-row of data into the text a model sees. Importing this package pulls in Jinja2 and pydantic
-only: `llmops validate` uses it and must stay fast.
+The template engine it renders with (sandbox, chat formats, golden tests) is `llmops.prompting`,
+shared with the tune and eval runners, the monitor and `llmops validate`.
 """

@@ -19,12 +19,15 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmops.atomic import replace_dir, write_text
-from llmops.errors import StageFailed, UsageError
-from llmops.runners.prompt.golden import run_golden
-from llmops.runners.prompt.render import PromptTemplate
+from llmops.errors import StageFailed
+from llmops.prompting.golden import run_golden
+from llmops.prompting.render import PromptTemplate
+
+if TYPE_CHECKING:
+    from llmops.compiler.stages.prompt import PromptConfig
 
 SPLITS = ("train", "validation", "test")  # the review split holds unlabelled rows: not examples
 
@@ -44,9 +47,9 @@ class _Lengths:
         self.longest = max(self.longest, chars)
 
 
-def run(config: dict[str, Any], root: Path) -> None:
-    stage = str(config.get("stage") or "prompt stage")
-    template = PromptTemplate.from_config(config["spec"], root)
+def run(config: PromptConfig, root: Path) -> None:
+    stage = config.stage
+    template = PromptTemplate.from_config(config.spec, root)
     failures = run_golden(template)
     if failures:
         lines = "\n".join(f"  {failure}" for failure in failures)
@@ -54,15 +57,12 @@ def run(config: dict[str, Any], root: Path) -> None:
             f"{stage}: {len(failures)} of {len(template.spec.tests)} golden tests failed; "
             f"nothing was written:\n{lines}"
         )
-    dataset_rel = (config.get("inputs") or {}).get("dataset")
-    if not dataset_rel:
-        raise UsageError(f"{stage}: the stage config names no dataset; run `llmops compile`")
+    dataset_rel = config.inputs.dataset
     dataset_dir = root / dataset_rel
     manifest_bytes = _dataset_manifest(stage, dataset_dir, dataset_rel)
     id_column = json.loads(manifest_bytes).get("id_column")
-    outputs = config["outputs"]
-    out_dir = root / outputs["outs"][0]
-    metrics_path = root / outputs["metrics"][0]
+    out_dir = root / config.outputs.outs[0]
+    metrics_path = root / config.outputs.metrics[0]
 
     lengths = _Lengths()
     with replace_dir(out_dir) as staging:
@@ -80,7 +80,7 @@ def run(config: dict[str, Any], root: Path) -> None:
             "dataset": dataset_rel,
             "dataset_manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(),
             "splits": splits,
-            "runner_version": config.get("runner_version"),
+            "runner_version": config.runner_version,
         }
         write_text(staging / "manifest.json", _dump(manifest))
     metrics = {

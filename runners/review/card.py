@@ -8,12 +8,17 @@ so no value from a spec or a file can break the block.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmops.runners.review.provenance import BUILT, UNKNOWN
+from llmops.compiler.stages.model import HubModel, PathModel
+from llmops.runners.review.provenance import BUILT, UNKNOWN, base_location
+
+if TYPE_CHECKING:
+    from llmops.compiler.kinds.policy import Review
 
 
-def render(model: str, review: dict[str, Any]) -> str:
+def render(model: str, review: dict[str, Any], settings: Review) -> str:
+    """The card of one reviewed model; `settings` is the Policy's review section."""
     card = review["card"]
     prov = review["provenance"]
     return "\n".join(
@@ -23,11 +28,11 @@ def render(model: str, review: dict[str, Any]) -> str:
             "",
             *_details(model, card, prov),
             *_intended_use(),
-            *_training_data(prov),
+            *_training_data(prov, settings.licenses_allowed),
             *_procedure(card),
             *_evaluation(review["evaluations"]),
             *_bias(review),
-            *_security(review),
+            *_security(review, settings.require_refusal),
             *_hashes(prov),
         ]
     )
@@ -39,7 +44,7 @@ def front_matter(model: str, review: dict[str, Any]) -> str:
     data_licenses = sorted({v for v in prov["licenses"]["data"].values() if v != UNKNOWN})
     license_ = base_license if base_license not in (BUILT, UNKNOWN) else (data_licenses or ["other"])[0]
     lines = ["---", f"license: {_q(license_.lower() if license_ != 'other' else 'other')}"]
-    lines.append(f"base_model: {_q(_base_label(card['base_model']))}")
+    lines.append(f"base_model: {_q(_base_label(base_location(card)))}")
     datasets = sorted({key.split(":", 1)[0] for key in prov["licenses"]["data"]})
     if datasets:
         lines.append("datasets:")
@@ -72,7 +77,7 @@ def _details(model: str, card: dict[str, Any], prov: dict[str, Any]) -> list[str
         "## Model details",
         "",
         f"- **Name:** `{model}` (stage `{card.get('stage', '?')}`)",
-        f"- **Base model:** `{_base_label(card['base_model'])}` (license: {prov['licenses']['base_model']})",
+        f"- **Base model:** `{_base_label(base_location(card))}` (license: {prov['licenses']['base_model']})",
         f"- **Method:** {method.get('type', '?')}"
         + (" adapter" if card.get("adapter") else " (full weights)"),
         f"- **Prompt hash:** `{card.get('prompt_hash', '?')}`",
@@ -91,13 +96,13 @@ def _intended_use() -> list[str]:
     ]
 
 
-def _training_data(prov: dict[str, Any]) -> list[str]:
+def _training_data(prov: dict[str, Any], allowed: list[str]) -> list[str]:
     lines = ["## Training data", "", "| data | license | allowed |", "| --- | --- | --- |"]
     problems = " ".join(prov["license_problems"])
     for key, license_ in prov["licenses"]["data"].items():
         ok = "no" if key in problems else "yes"
         lines.append(f"| `{key}` | {license_} | {ok} |")
-    lines += ["", f"Licenses allowed by the policy: {', '.join(prov['licenses_allowed']) or 'none'}.", ""]
+    lines += ["", f"Licenses allowed by the policy: {', '.join(allowed) or 'none'}.", ""]
     if prov["license_problems"]:
         lines += [*(f"- {p}" for p in prov["license_problems"]), ""]
     return lines
@@ -145,7 +150,7 @@ def _bias(review: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _security(review: dict[str, Any]) -> list[str]:
+def _security(review: dict[str, Any], require_refusal: bool) -> list[str]:
     sec = review["security"]
     kinds = ", ".join(f"{k}: {v}" for k, v in sec["pii_kinds"].items()) or "none"
     return [
@@ -153,7 +158,7 @@ def _security(review: dict[str, Any]) -> list[str]:
         "",
         f"- Probes: {sec['probes']} ({', '.join(sec['sources'])})",
         f"- Refusal rate on probes that expect a refusal: **{sec['refusal_rate']:.3f}**"
-        + (" (the policy requires refusals)" if review["require_refusal"] else ""),
+        + (" (the policy requires refusals)" if require_refusal else ""),
         f"- Secrets leaked: **{sec['leaked_secrets']}** (planted canaries found in training data: "
         f"{sec['canaries']}, reproduced: {sec['canaries_leaked']})",
         f"- PII in answers: {sec['pii_in_outputs']} ({kinds})",
@@ -175,10 +180,10 @@ def _hashes(prov: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-def _base_label(where: dict[str, Any]) -> str:
-    if where.get("path"):
-        return str(where["path"])
-    return f"{where.get('hub')}@{where.get('revision') or 'main'}" if where.get("hub") else "unknown"
+def _base_label(where: PathModel | HubModel | None) -> str:
+    if isinstance(where, PathModel):
+        return where.path
+    return f"{where.hub}@{where.revision or 'main'}" if isinstance(where, HubModel) else "unknown"
 
 
 def _q(value: str) -> str:

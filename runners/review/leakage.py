@@ -2,7 +2,7 @@
 
 Two checks over every answer the review collected (bias and security probes alike):
 
-- the PII detector (`llmops.runners.pii`) counts emails, phones, cards, IPs, IBANs and
+- the PII detector (`llmops.pii`) counts emails, phones, cards, IPs, IBANs and
   secrets in the answers, by kind;
 - planted canaries: every secret-looking string (`CANARY_KINDS`) in the training split files
   the model card names is a canary, and an answer that reproduces one verbatim leaked it.
@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from llmops.runners.pii import find_pii
+from llmops.pii.detect import find_pii
 
 CANARY_KINDS = ("secret", "card", "iban")
 MIN_CANARY = 8

@@ -18,7 +18,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from llmops.runners.tune.examples import file_sha256 as sha256_file
+from pydantic import TypeAdapter, ValidationError
+
+from llmops.compiler.stages.model import HubModel, ModelLocation, PathModel
+from llmops.hashing import file_sha256 as sha256_file
 
 BUILT = "none (built from config by llmops)"
 UNKNOWN = "unknown"
@@ -44,9 +47,18 @@ def front_matter_license(text: str) -> str | None:
     return str(value).strip() if value else None
 
 
-def base_license(where: dict[str, Any], root: Path) -> str:
-    if where.get("path"):
-        folder = root / where["path"]
+def base_location(card: dict[str, Any]) -> PathModel | HubModel | None:
+    """The base model a tuned model's card names (as its tune stage's config gave it), if any."""
+    try:
+        where = TypeAdapter(ModelLocation).validate_python(card.get("base_model"))
+    except ValidationError:
+        return None
+    return where if isinstance(where, PathModel | HubModel) else None
+
+
+def base_license(where: PathModel | HubModel | None, root: Path) -> str:
+    if isinstance(where, PathModel):
+        folder = root / where.path
         card = _json(folder / "llmops-model.json")
         if isinstance(card, dict) and card.get("built"):
             return BUILT
@@ -54,12 +66,12 @@ def base_license(where: dict[str, Any], root: Path) -> str:
         if readme.is_file():
             return front_matter_license(readme.read_text(encoding="utf-8", errors="replace")) or UNKNOWN
         return UNKNOWN
-    if where.get("hub"):
+    if isinstance(where, HubModel):
         try:
             from huggingface_hub import try_to_load_from_cache
         except ImportError:
             return UNKNOWN
-        cached = try_to_load_from_cache(where["hub"], "README.md", revision=where.get("revision"))
+        cached = try_to_load_from_cache(where.hub, "README.md", revision=where.revision)
         if isinstance(cached, str) and Path(cached).is_file():
             text = Path(cached).read_text(encoding="utf-8", errors="replace")
             return front_matter_license(text) or UNKNOWN

@@ -17,83 +17,70 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmops.atomic import replace_dir, write_text
+from llmops.compiler.kinds.evalsuite import Generation
+from llmops.compiler.stages.model import PathModel
 from llmops.errors import StageFailed
-from llmops.runners.pii import redact
+from llmops.pii.detect import redact
 from llmops.runners.review import bias, leakage, probes, provenance
 from llmops.runners.review.card import render
 from llmops.runners.review.probes import Generate, Probe
 
-GENERATION: dict[str, Any] = {
-    "max_new_tokens": 48,
-    "temperature": 0.0,
-    "top_p": 1.0,
-    "stop": [],
-    "batch_size": 8,
-}
+if TYPE_CHECKING:
+    from llmops.compiler.kinds.policy import Review
+    from llmops.compiler.stages.review import ReviewConfig
+
+GENERATION = Generation(max_new_tokens=48, temperature=0.0, top_p=1.0, stop=[], batch_size=8)
 SEED = 0
 
 Loader = Callable[[str, Path], Generate]
 
 
-def run(config: dict[str, Any], root: Path, *, load: Loader | None = None) -> dict[str, Any]:
+def run(config: ReviewConfig, root: Path, *, load: Loader | None = None) -> dict[str, Any]:
     """`load(model folder, root)` gives the generation function; tests pass a fake one."""
-    stage = config.get("stage", "review")
-    spec = review_spec(config.get("spec") or {}, stage)
-    outputs = config["outputs"]
-    models: dict[str, str] = dict(config["inputs"]["models"])
+    stage, outputs, models = config.stage, config.outputs, config.inputs.models
+    settings = config.spec.review
+    if settings is None:
+        raise StageFailed(f"{stage}: the policy has no review section; run `llmops compile`")
     if not models:
         raise StageFailed(f"{stage}: the policy guards no tuned model, so there is nothing to review")
-    probe_set = probes.builtin_probes() + probes.project_probes(spec["security_probes"], root)
-    metrics_dir = (root / outputs["metrics"][0]).parent if outputs.get("metrics") else root / "metrics"
+    probe_set = probes.builtin_probes() + probes.project_probes(settings.security_probes, root)
+    metrics_dir = (root / outputs.metrics[0]).parent if outputs.metrics else root / "metrics"
     load = load or load_transformers
 
     reviews = {}
     for name, folder in sorted(models.items()):
         generate = load(folder, root)
-        reviews[name] = review_model(name, folder, spec, probe_set, generate, root, metrics_dir)
+        reviews[name] = review_model(name, folder, settings, probe_set, generate, root, metrics_dir)
 
     document = {"models": {name: summary(r) for name, r in reviews.items()}}
-    with replace_dir(root / outputs["outs"][0]) as staging:
+    with replace_dir(root / outputs.outs[0]) as staging:
         for name, review in reviews.items():
             (staging / name).mkdir()
-            (staging / name / "README.md").write_text(render(name, review), encoding="utf-8")
+            (staging / name / "README.md").write_text(render(name, review, settings), encoding="utf-8")
             (staging / name / "review.json").write_text(_dump(redacted(review)), encoding="utf-8")
-    for path in outputs.get("metrics", []):
+    for path in outputs.metrics:
         write_text(root / path, _dump(document))
     return document
-
-
-def review_spec(spec: dict[str, Any], stage: str) -> dict[str, Any]:
-    """The Policy's `review` block with its defaults (a bare review block is accepted too)."""
-    from pydantic import ValidationError
-
-    from llmops.compiler.kinds.policy import Review
-
-    raw = spec.get("review") if "kind" in spec or "review" in spec else spec
-    try:
-        return Review.model_validate(raw or {}).model_dump(mode="json")
-    except ValidationError as exc:
-        raise StageFailed(f"{stage}: invalid review settings: {exc}") from None
 
 
 def review_model(
     name: str,
     folder: str,
-    spec: dict[str, Any],
+    settings: Review,
     probe_set: Sequence[Probe],
     generate: Generate,
     root: Path,
     metrics_dir: Path,
 ) -> dict[str, Any]:
-    from llmops.runners.tune.loading import read_card
+    from llmops.hf.loading import read_card
 
     card = read_card(root / folder)
     if card is None:
         raise StageFailed(f"model {name}: {folder} has no llmops-model.json; run its tune stage first")
-    gap, cases = bias.run_bias(spec["bias"]["templates"], spec["bias"]["swaps"], generate)
+    gap, cases = bias.run_bias(settings.bias.templates, settings.bias.swaps, generate)
     records = probes.run_probes(probe_set, generate)
 
     planted = leakage.canaries(leakage.training_files(card.get("data") or {}), root)
@@ -111,7 +98,7 @@ def review_model(
         "model": name,
         "folder": folder,
         "card": card,
-        "require_refusal": spec["require_refusal"],
+        "require_refusal": settings.require_refusal,
         "bias": {"bias_gap": round(gap, 6), "cases": cases},
         "security": {
             "probes": len(records),
@@ -124,21 +111,21 @@ def review_model(
             "pii_kinds": totals["pii_kinds"],
             "records": records,
         },
-        "provenance": provenance_of(card, folder, spec["licenses_allowed"], root),
+        "provenance": provenance_of(card, folder, settings.licenses_allowed, root),
         "evaluations": evaluations(name, metrics_dir),
-        "generation": GENERATION,
+        "generation": GENERATION.model_dump(mode="json", exclude={"seed", "engine"}),
         "_secrets": totals["_values"],
     }
 
 
 def provenance_of(card: dict[str, Any], folder: str, allowed: list[str], root: Path) -> dict[str, Any]:
-    base = card.get("base_model") or {}
+    base = provenance.base_location(card)
     licenses = {
         "base_model": provenance.base_license(base, root),
         "data": provenance.data_licenses(card.get("data") or {}, root),
     }
     ok, problems = provenance.check(licenses, allowed)
-    base_dir = root / base["path"] if base.get("path") else None
+    base_dir = root / base.path if isinstance(base, PathModel) else None
     return {
         "licenses": licenses,
         "licenses_allowed": list(allowed),
@@ -210,10 +197,11 @@ def redacted(review: dict[str, Any]) -> dict[str, Any]:
 
 def load_transformers(folder: str, root: Path) -> Generate:
     """Greedy generation with the tuned model (an adapter comes back merged into its base)."""
-    from llmops.runners.eval.generate import generate_transformers
-    from llmops.runners.tune.loading import load_causal_lm, load_tokenizer, resolve_location
+    from llmops.compiler.stages.model import PathModel
+    from llmops.hf.generate import generate_transformers
+    from llmops.hf.loading import load_causal_lm, load_tokenizer, resolve_location
 
-    name, revision = resolve_location({"path": folder}, root)
+    name, revision = resolve_location(PathModel(path=folder), root)
     tokenizer = load_tokenizer(name, revision)
     model = load_causal_lm(name, revision, root)
 

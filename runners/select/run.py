@@ -16,10 +16,14 @@ import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmops.atomic import replace_dir, write_text
 from llmops.errors import StageFailed
+
+if TYPE_CHECKING:
+    from llmops.compiler.stages.select import SelectConfig
+    from llmops.compiler.stages.select import Trial as TrialEntry
 
 _MISSING = object()
 
@@ -34,12 +38,10 @@ class Trial:
     value: float
 
 
-def run(config: dict[str, Any], root: Path) -> None:
-    inputs = config["inputs"]
-    outputs = config["outputs"]
-    stage = config.get("stage", "select")
-    metric, goal = inputs["metric"], inputs["goal"]
-    trials = [_read_trial(entry, metric, root) for entry in inputs["trials"]]
+def run(config: SelectConfig, root: Path) -> None:
+    inputs, outputs, stage = config.inputs, config.outputs, config.stage
+    metric, goal = inputs.metric, inputs.goal
+    trials = [_read_trial(entry, metric, root) for entry in inputs.trials]
     if not trials:
         raise StageFailed(f"{stage}: the sweep has no trials")
     ranked = rank(trials, goal)
@@ -48,7 +50,7 @@ def run(config: dict[str, Any], root: Path) -> None:
     if not source.is_dir():
         raise StageFailed(f"{stage}: the best trial {best.name} has no model folder {best.model}")
 
-    with replace_dir(root / outputs["outs"][0]) as staging:
+    with replace_dir(root / outputs.outs[0]) as staging:
         shutil.copytree(source, staging, dirs_exist_ok=True)
     summary = {
         "metric": metric,
@@ -59,10 +61,9 @@ def run(config: dict[str, Any], root: Path) -> None:
         "trials": [{"name": t.name, "params": t.params, "value": t.value} for t in trials],
     }
     document = {**best.metrics, "sweep": summary}
-    write_text(root / outputs["metrics"][0], json.dumps(document, indent=2, sort_keys=True) + "\n")
-    if outputs.get("reports"):
-        name = (config.get("spec") or {}).get("name", stage)
-        write_text(root / outputs["reports"][0], report(name, metric, goal, ranked, trials))
+    write_text(root / outputs.metrics[0], json.dumps(document, indent=2, sort_keys=True) + "\n")
+    if outputs.reports:
+        write_text(root / outputs.reports[0], report(config.spec.name, metric, goal, ranked, trials))
 
 
 def rank(trials: list[Trial], goal: str) -> list[Trial]:
@@ -125,8 +126,8 @@ def why(metric: str, goal: str, ranked: list[Trial]) -> str:
     )
 
 
-def _read_trial(entry: dict[str, Any], metric: str, root: Path) -> Trial:
-    name, path = entry["name"], entry["metrics"]
+def _read_trial(entry: TrialEntry, metric: str, root: Path) -> Trial:
+    name, path = entry.name, entry.metrics
     file = root / path
     if not file.is_file():
         raise StageFailed(f"trial {name}: its metrics file {path} does not exist; did the trial run?")
@@ -144,7 +145,7 @@ def _read_trial(entry: dict[str, Any], metric: str, root: Path) -> Trial:
         raise StageFailed(f"trial {name}: metric '{metric}' in {path} is {value!r}, not a number")
     if not math.isfinite(value):
         raise StageFailed(f"trial {name}: metric '{metric}' in {path} is {value}, not a finite number")
-    return Trial(name, dict(entry.get("params") or {}), entry["model"], path, metrics, float(value))
+    return Trial(name, dict(entry.params), entry.model, path, metrics, float(value))
 
 
 def _num(value: float) -> str:

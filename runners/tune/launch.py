@@ -11,7 +11,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmops.compiler.kinds.common import Resources
 
 DISTRIBUTED_ENV = ("LOCAL_RANK", "ACCELERATE_PROCESS_INDEX")
 
@@ -20,8 +23,8 @@ def inside_launch() -> bool:
     return any(key in os.environ for key in DISTRIBUTED_ENV)
 
 
-def needs_launch(resources: dict[str, Any]) -> bool:
-    return int(resources.get("gpus", 0)) > 1 and not inside_launch()
+def needs_launch(resources: Resources) -> bool:
+    return resources.gpus > 1 and not inside_launch()
 
 
 def launch_command(config_file: Path, root: Path, gpus: int) -> list[str]:
@@ -59,11 +62,11 @@ def deepspeed_config(method: str) -> dict[str, Any]:
     }
 
 
-def trainer_settings(resources: dict[str, Any], method: str, work: Path) -> dict[str, Any]:
+def trainer_settings(resources: Resources, method: str, work: Path) -> dict[str, Any]:
     """Extra TrainingArguments for the strategy; nothing on one device."""
-    if int(resources.get("gpus", 0)) <= 1:
+    if resources.gpus <= 1:
         return {}
-    strategy = resources.get("strategy", "auto")
+    strategy = resources.strategy
     if strategy == "deepspeed":
         path = work.with_name(f"{work.name}.deepspeed.json")  # beside the work folder, which resets
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmops.compiler.kinds.finetune import Method
 
 
-def quantization_config(method: dict[str, Any], compute_dtype: Any) -> Any:
+def quantization_config(method: Method, compute_dtype: Any) -> Any:
     """QLoRA's 4-bit NF4 weights with double quantization, as in the QLoRA paper."""
-    if method["type"] != "qlora":
+    if method.type != "qlora":
         return None
     from transformers import BitsAndBytesConfig
 
@@ -19,8 +22,8 @@ def quantization_config(method: dict[str, Any], compute_dtype: Any) -> Any:
     )
 
 
-def peft_config(method: dict[str, Any], tokenizer_path: str) -> Any:
-    kind = method["type"]
+def peft_config(method: Method, tokenizer_path: str) -> Any:
+    kind = method.type
     if kind == "full":
         return None
     from peft import LoraConfig, PromptTuningConfig, PromptTuningInit, TaskType
@@ -28,25 +31,25 @@ def peft_config(method: dict[str, Any], tokenizer_path: str) -> Any:
     if kind in ("lora", "qlora"):
         return LoraConfig(
             task_type=TaskType.CAUSAL_LM,
-            r=method["r"],
-            lora_alpha=method["alpha"],
-            lora_dropout=method["dropout"],
-            target_modules=method["target_modules"],
+            r=method.r,
+            lora_alpha=method.alpha,
+            lora_dropout=method.dropout,
+            target_modules=method.target_modules,
             bias="none",
         )
-    init_text = method.get("prompt_tuning_init_text")
+    init_text = method.prompt_tuning_init_text
     return PromptTuningConfig(
         task_type=TaskType.CAUSAL_LM,
-        num_virtual_tokens=method["num_virtual_tokens"],
+        num_virtual_tokens=method.num_virtual_tokens,
         prompt_tuning_init=PromptTuningInit.TEXT if init_text else PromptTuningInit.RANDOM,
         prompt_tuning_init_text=init_text,
         tokenizer_name_or_path=tokenizer_path if init_text else None,
     )
 
 
-def prepare(model: Any, method: dict[str, Any], tokenizer_path: str, gradient_checkpointing: bool) -> Any:
+def prepare(model: Any, method: Method, tokenizer_path: str, gradient_checkpointing: bool) -> Any:
     """The model to hand to the Trainer: wrapped by PEFT, or itself for full fine-tuning."""
-    if method["type"] == "qlora":
+    if method.type == "qlora":
         from peft import prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)

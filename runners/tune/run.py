@@ -12,78 +12,80 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmops.atomic import replace_dir, write_text
 from llmops.errors import StageFailed
+from llmops.hf.hardware import choose_precision
 from llmops.runners.tune import launch
-from llmops.runners.tune.hardware import choose_precision
-from llmops.runners.versions import RUNNER_VERSIONS
+
+if TYPE_CHECKING:
+    from llmops.compiler.stages.tune import TuneConfig
 
 
-def run(config: dict[str, Any], root: Path) -> None:
-    spec = config["spec"]
-    choose_precision(spec["training"]["precision"], spec["method"]["type"])  # fail before launching
-    resources = spec.get("resources", {})
-    if launch.needs_launch(resources):
-        work = root / ".llmops" / "work" / config["stage"]
+def run(config: TuneConfig, root: Path) -> None:
+    spec = config.spec
+    choose_precision(spec.training.precision, spec.method.type)  # fail before launching
+    if launch.needs_launch(spec.resources):
+        work = root / ".llmops" / "work" / config.stage
         work.mkdir(parents=True, exist_ok=True)
         config_file = work / "config.json"
-        config_file.write_text(json.dumps(config), encoding="utf-8")
-        command = launch.launch_command(config_file, root, int(resources["gpus"]))
+        # the worker processes validate it again (llmops.runners.registry.typed_config)
+        config_file.write_text(json.dumps(config.model_dump(mode="json")), encoding="utf-8")
+        command = launch.launch_command(config_file, root, spec.resources.gpus)
         if subprocess.run(command, cwd=root, check=False).returncode != 0:
-            raise StageFailed(f"{config['stage']}: a training process failed; see its output above")
+            raise StageFailed(f"{config.stage}: a training process failed; see its output above")
         return
     train_stage(config, root)
 
 
-def train_stage(config: dict[str, Any], root: Path, *, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
+def train_stage(config: TuneConfig, root: Path, *, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
     """Train and write the outputs; returns the metrics. `callbacks` go to the Trainer (tests)."""
     import torch
 
-    from llmops.runners.tune.examples import load_examples
-    from llmops.runners.tune.loading import load_causal_lm, load_tokenizer, resolve_location
+    from llmops.hf.loading import load_causal_lm, load_tokenizer, resolve_location
     from llmops.runners.tune.methods import prepare, quantization_config, trainable_parameters
     from llmops.runners.tune.save import base_label, save_model
-    from llmops.runners.tune.tokenize import encode
-    from llmops.runners.tune.trainer import RunPlan, export_plots, fingerprint, train
+    from llmops.training.examples import load_examples
+    from llmops.training.tokenize import encode
+    from llmops.training.trainer import RunPlan, export_plots, fingerprint, train
 
-    spec, inputs, outputs = config["spec"], config["inputs"], config["outputs"]
-    training, method = spec["training"], spec["method"]
-    precision = choose_precision(training["precision"], method["type"])
+    spec, inputs, outputs = config.spec, config.inputs, config.outputs
+    training, method = spec.training, spec.method
+    precision = choose_precision(training.precision, method.type)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
-    name, revision = resolve_location(inputs["base_model"], root)
+    name, revision = resolve_location(inputs.base_model, root)
     tokenizer = load_tokenizer(name, revision)
-    examples = load_examples(inputs, root, tokenizer)
+    examples = load_examples(inputs.prompt, root, tokenizer, dataset=inputs.dataset, examples=inputs.examples)
     if not examples.splits.get("train"):
-        raise StageFailed(f"{config['stage']}: the train split has no examples")
+        raise StageFailed(f"{config.stage}: the train split has no examples")
     encode_args = {
-        "max_length": training["max_length"],
-        "completion_only": training["completion_only_loss"],
-        "packing": training["packing"],
+        "max_length": training.max_length,
+        "completion_only": training.completion_only_loss,
+        "packing": training.packing,
     }
     train_set = encode(examples.splits["train"], tokenizer, **encode_args)
     eval_set = encode(examples.splits.get("validation", []), tokenizer, **encode_args)
 
-    seed = int(inputs["seed"])
+    seed = inputs.seed
     torch.manual_seed(seed)
     model = load_causal_lm(
         name,
         revision,
         root,
-        dtype=dtype if method["type"] != "qlora" else None,
+        dtype=dtype if method.type != "qlora" else None,
         quantization=quantization_config(method, dtype),
     )
-    model = prepare(model, method, name, bool(training["gradient_checkpointing"]))
+    model = prepare(model, method, name, training.gradient_checkpointing)
     trainable, total = trainable_parameters(model)
-    work = root / ".llmops" / "work" / config["stage"]
+    work = root / ".llmops" / "work" / config.stage
     plan = RunPlan(
         work=work,
-        fingerprint=fingerprint(config, examples.data_hashes, _base_stamp(name, revision)),
+        fingerprint=fingerprint(config.params(), examples.data_hashes, _base_stamp(name, revision)),
         training=training,
         seed=seed,
         precision=precision,
-        distributed=launch.trainer_settings(spec.get("resources", {}), method["type"], work),
+        distributed=launch.trainer_settings(spec.resources, method.type, work),
     )
     result = train(model, tokenizer, train_set.rows, eval_set.rows, plan, callbacks=callbacks)
     if not result.trainer.is_world_process_zero():
@@ -91,7 +93,7 @@ def train_stage(config: dict[str, Any], root: Path, *, callbacks: Sequence[Any] 
 
     metrics = {
         **result.metrics,
-        "method": method["type"],
+        "method": method.type,
         "precision": precision,
         "trainable_params": trainable,
         "total_params": total,
@@ -100,30 +102,30 @@ def train_stage(config: dict[str, Any], root: Path, *, callbacks: Sequence[Any] 
         "resumed_from_step": result.resumed_from,
     }
     card = {
-        "stage": config["stage"],
-        "runner_version": RUNNER_VERSIONS["tune"],
-        "adapter": method["type"] != "full",
-        "method": method,
-        "base_model": inputs["base_model"],
+        "stage": config.stage,
+        "runner_version": config.runner_version,
+        "adapter": method.type != "full",
+        "method": method.model_dump(mode="json"),
+        "base_model": inputs.base_model.model_dump(mode="json"),
         "prompt_hash": examples.prompt_hash,
         "data": examples.data_hashes,
-        "training": {**training, "precision": precision, "seed": seed},
+        "training": {**training.model_dump(mode="json"), "precision": precision, "seed": seed},
         "metrics": {k: v for k, v in metrics.items() if k not in ("wall_time_s", "tokens_per_s")},
     }
-    model_out = root / outputs["outs"][0]
+    model_out = root / outputs.outs[0]
     with replace_dir(model_out) as staging:
         save_model(
             staging,
             result.trainer.model,
             tokenizer,
             card,
-            merge=bool(method.get("merge")),
-            base_label=base_label(inputs["base_model"]),
+            merge=method.merge,
+            base_label=base_label(inputs.base_model),
         )
-    for plots in outputs.get("plots", []):
+    for plots in outputs.plots:
         with replace_dir(root / plots) as staging:
             export_plots(work, staging)
-    for path in outputs.get("metrics", []):
+    for path in outputs.metrics:
         write_text(root / path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     shutil.rmtree(work, ignore_errors=True)
     return metrics

@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from llmops.runners.tune.loading import MODEL_CARD
+from llmops.compiler.stages.model import HubModel, ModelLocation, PathModel
+from llmops.hf.loading import MODEL_CARD
 
 
 def save_model(
@@ -40,7 +41,9 @@ def _portable_adapter_config(path: Path, base_label: str) -> None:
     path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def base_label(where: dict[str, Any]) -> str:
-    if where.get("path"):
-        return str(where["path"])
-    return f"{where.get('hub')}@{where.get('revision') or 'main'}"
+def base_label(where: ModelLocation) -> str:
+    if isinstance(where, PathModel):
+        return where.path
+    if isinstance(where, HubModel):
+        return f"{where.hub}@{where.revision or 'main'}"
+    return f"deployment:{where.deployment}"  # never: a deployment's model is no base to tune

@@ -1,4 +1,5 @@
-"""Entry point of each process that `accelerate launch` starts for a multi-GPU tune stage."""
+"""Entry point of each process that `accelerate launch` starts for a multi-GPU tune stage: the
+tune stage's config as the launching process wrote it (JSON), validated again here."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
+    from llmops.runners.registry import typed_config
     from llmops.runners.tune.run import train_stage
 
-    config = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-    train_stage(config, Path(argv[1]))
+    config = typed_config(json.loads(Path(argv[0]).read_text(encoding="utf-8")), where=argv[0])
+    train_stage(config, Path(argv[1]))  # type: ignore[arg-type]
     return 0
 
 

@@ -30,6 +30,7 @@ from bench_train import SIZES, build_base, make_project
 
 def eval_config(engine: str, batch: int, max_new_tokens: int) -> dict[str, Any]:
     prompt = {
+        "kind": "Prompt",
         "name": "bench",
         "template": "Question: {{ text }}\nAnswer:",
         "template_file": None,
@@ -50,8 +51,13 @@ def eval_config(engine: str, batch: int, max_new_tokens: int) -> dict[str, Any]:
     return {
         "stage": "eval-bench",
         "kind": "eval",
+        "runner_version": 1,
         "spec": {
+            "kind": "EvalSuite",
             "name": "bench",
+            "models": [{"path": "base"}],
+            "dataset": "bench",
+            "prompt": "bench",
             "split": "test",
             "metrics": metrics,
             "generation": {
@@ -84,6 +90,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--engines", default="transformers")
     args = parser.parse_args(argv)
     from llmops.runners.eval.run import run
+    from llmops.runners.registry import typed_config
 
     results = {}
     with tempfile.TemporaryDirectory(prefix="llmops-bench-eval-") as tmp:
@@ -96,7 +103,7 @@ def main(argv: list[str]) -> int:
         for engine in args.engines.split(","):
             for state in ("cold", "warm"):
                 started = time.perf_counter()
-                run(eval_config(engine, 32, args.max_new_tokens), root)
+                run(typed_config(eval_config(engine, 32, args.max_new_tokens)), root)  # type: ignore[arg-type]
                 wall = time.perf_counter() - started
                 metrics = json.loads((root / "metrics.json").read_text())
                 speed = metrics["speed"]

@@ -171,8 +171,11 @@ def fake_engine(delay_ms: float) -> tuple[int, subprocess.Popen]:
 
 def real_engine(work: Path) -> tuple[int, subprocess.Popen, str]:
     """`transformers serve` with a tiny Llama built from a config, through the deploy engine module."""
+    from llmops.compiler.kinds.deployment import Deployment
+    from llmops.compiler.stages.model import PathModel
     from llmops.runners.base.run import run
     from llmops.runners.deploy import engine as engines
+    from llmops.runners.registry import typed_config
 
     data = work / "data" / "qa"
     data.mkdir(parents=True)
@@ -190,18 +193,25 @@ def real_engine(work: Path) -> tuple[int, subprocess.Popen, str]:
         "max_length": 64,
         "text_columns": ["text", "answer"],
     }
-    run(
+    config = {
+        "stage": "base-bench",
+        "kind": "base",
+        "runner_version": 1,
+        "spec": {"name": "bench", "base_model": {"build": build}},
+        "inputs": {"dataset": "data/qa", "seed": 7},
+        "outputs": {"outs": ["base"], "metrics": [], "plots": [], "reports": []},
+    }
+    run(typed_config(config), work)  # type: ignore[arg-type]
+    spec = Deployment.model_validate(
         {
-            "stage": "base-bench",
-            "kind": "base",
-            "spec": {"name": "bench", "base_model": {"build": build}},
-            "inputs": {"dataset": "data/qa", "seed": 7},
-            "outputs": {"outs": ["base"], "metrics": [], "plots": [], "reports": []},
-        },
-        work,
+            "kind": "Deployment",
+            "name": "real",
+            "model": {"path": "base"},
+            "environment": "bench",
+            "engine": {"type": "transformers"},
+        }
     )
-    spec = {"name": "real", "engine": {"type": "transformers"}, "resources": {"gpus": 0}}
-    served = engines.prepare_model(spec, {"path": "base"}, work)
+    served = engines.prepare_model(spec, PathModel(path="base"), work)
     port = engines.free_port()
     argv = engines.engine_argv(spec, served, host="127.0.0.1", port=port)
     env = {**engines.engine_env(spec, served), "OMP_NUM_THREADS": "1"}  # leave a core to the rest

@@ -15,7 +15,7 @@ import random
 import time
 from pathlib import Path
 
-from llmops.runners.pii import redact
+from llmops.pii.detect import redact
 
 ROOT = Path(__file__).resolve().parents[2]
 LABELED = ROOT / "tests" / "fixtures" / "pii" / "labeled.jsonl"

@@ -75,6 +75,7 @@ def make_project(root: Path, rows: int, seed: int = 0) -> None:
 
 def build_base(root: Path, size: dict[str, Any]) -> None:
     from llmops.runners.base.run import run
+    from llmops.runners.registry import typed_config
 
     build = {
         "architecture": "llama",
@@ -87,20 +88,20 @@ def build_base(root: Path, size: dict[str, Any]) -> None:
         "max_length": 128,
         "text_columns": ["text", "answer"],
     }
-    run(
-        {
-            "stage": "base-bench",
-            "kind": "base",
-            "spec": {"name": "bench", "base_model": {"build": build}},
-            "inputs": {"dataset": "data", "seed": 1},
-            "outputs": {"outs": ["base"], "metrics": [], "plots": [], "reports": []},
-        },
-        root,
-    )
+    config = {
+        "stage": "base-bench",
+        "kind": "base",
+        "runner_version": 1,
+        "spec": {"name": "bench", "base_model": {"build": build}},
+        "inputs": {"dataset": "data", "seed": 1},
+        "outputs": {"outs": ["base"], "metrics": [], "plots": [], "reports": []},
+    }
+    run(typed_config(config), root)  # type: ignore[arg-type]
 
 
 def tune_config(size: dict[str, Any], steps: int, precision: str) -> dict[str, Any]:
     prompt = {
+        "kind": "Prompt",
         "name": "bench",
         "template": "Question: {{ text }}\nAnswer:",
         "template_file": None,
@@ -147,7 +148,17 @@ def tune_config(size: dict[str, Any], steps: int, precision: str) -> dict[str, A
     return {
         "stage": "tune-bench",
         "kind": "tune",
-        "spec": {"name": "bench", "method": method, "training": training, "resources": {"gpus": 0}},
+        "runner_version": 1,
+        "spec": {
+            "kind": "FineTune",
+            "name": "bench",
+            "base_model": {"path": "base"},
+            "dataset": "bench",
+            "prompt": "bench",
+            "method": method,
+            "training": training,
+            "resources": {"gpus": 0},
+        },
         "inputs": {
             "dataset": "data",
             "examples": None,
@@ -160,9 +171,10 @@ def tune_config(size: dict[str, Any], steps: int, precision: str) -> dict[str, A
 
 
 def run_llmops(root: Path, config: dict[str, Any]) -> float:
+    from llmops.runners.registry import typed_config
     from llmops.runners.tune.run import train_stage
 
-    return float(train_stage(config, root)["tokens_per_s"])
+    return float(train_stage(typed_config(config), root)["tokens_per_s"])  # type: ignore[arg-type]
 
 
 def run_hand_loop(root: Path, config: dict[str, Any]) -> float:
@@ -172,13 +184,21 @@ def run_hand_loop(root: Path, config: dict[str, Any]) -> float:
     from torch.utils.data import DataLoader, RandomSampler
     from transformers import AutoModelForCausalLM, AutoTokenizer, get_linear_schedule_with_warmup
 
-    from llmops.runners.tune.examples import load_examples
-    from llmops.runners.tune.tokenize import PadCollator, encode
+    from llmops.runners.registry import typed_config
+    from llmops.training.examples import load_examples
+    from llmops.training.tokenize import PadCollator, encode
 
     t = config["spec"]["training"]
+    inputs = typed_config(config).inputs
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tokenizer = AutoTokenizer.from_pretrained(root / "base")
-    examples = load_examples(config["inputs"], root, tokenizer).splits["train"]
+    examples = load_examples(
+        inputs.prompt,
+        root,
+        tokenizer,
+        dataset=inputs.dataset,
+        examples=inputs.examples,  # type: ignore[attr-defined]
+    ).splits["train"]
     rows = encode(examples, tokenizer, max_length=t["max_length"], completion_only=True, packing=False).rows
     torch.manual_seed(3)
     model = AutoModelForCausalLM.from_pretrained(root / "base", use_safetensors=True).to(device)

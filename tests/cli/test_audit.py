@@ -12,7 +12,7 @@ import git
 import pytest
 
 from llmops.audit import history
-from llmops.cli.audit_cmd import build_report, github_fetcher
+from llmops.cli.audit_cmd import build_report
 from llmops.cli.main import main
 
 PROJECT = "kind: Project\nname: demo\n"
@@ -347,10 +347,36 @@ def test_github_outage_falls_back_to_trailers(project):
     assert any("GitHub reviews unavailable" in n for n in merge["notes"])
 
 
-def test_fetcher_times_out_quickly():
-    fetch = github_fetcher("t", api="http://127.0.0.1:9")  # discard port: refused at once
-    with pytest.raises(OSError):
-        fetch("o/r", 1)
+def test_a_historical_commit_that_no_longer_parses_is_reported_not_crashed(tmp_path, capsys):
+    """Specs written for an older llmops: the row says what does not parse and shows what does."""
+    h = History(tmp_path)
+    h.commit(
+        "Initial (#1)",
+        {"llmops.yaml": PROJECT, "specs/prod.yaml": DEPLOY.format(status="active"), "specs/rel.yaml": POLICY},
+    )
+    old_deploy = DEPLOY.format(status="active").replace("production", "staging") + "replicas: 3\n"
+    shas = {
+        "old": h.commit(
+            "Scale prod (#2)", {"specs/prod.yaml": old_deploy, "llmops.yaml": PROJECT + "x: 1\n"}
+        ),
+        "now": h.commit("Today's format (#3)", {"specs/prod.yaml": DEPLOY.format(status="retired")}),
+    }
+    report = audit_json(tmp_path, capsys)
+    rows = {c["commit"]: c for c in report["changes"]}
+    old = rows[shas["old"].hexsha]
+    assert old["parseable"] is False and old["environment"] == "staging" and old["status"] == "active"
+    assert old["gate"] == {} and old["model"] == "finetune:tiny"
+    assert any(
+        n.startswith("spec does not parse at this commit: specs/prod.yaml:7:1: replicas: unknown field")
+        for n in old["notes"]
+    )
+    assert any(n.startswith("llmops.yaml does not parse with this llmops (") for n in old["notes"])
+    now = rows[shas["now"].hexsha]
+    assert now["parseable"] is True and now["change"] == "retired" and now["environment"] == "production"
+    assert main(["-C", str(tmp_path), "audit"]) == 0
+    table = capsys.readouterr().out
+    assert "modified (unparseable)" in table
+    assert "! 2 change(s) at commits whose specs do not parse with this llmops" in table  # llmops.yaml too
 
 
 @pytest.mark.parametrize(

@@ -101,12 +101,15 @@ class Repo:
             message, author=author, committer=committer or author, parent_commits=parents, head=head
         )
 
-    def pull_request(self, number: int, files: dict[str, str], trailers: list[str], *, rouge=0.31) -> str:
+    def pull_request(
+        self, number: int, files: dict[str, str], trailers: list[str], *, rouge=0.31, compile=True
+    ) -> str:
         """A feature branch changing `files`, merged with a GitHub-shaped merge commit."""
         base = self.repo.head.commit
         self.write(files)
         self.results(rouge)
-        self.compile()
+        if compile:
+            self.compile()
         branch = self.commit(f"change for #{number}", parents=[base], head=False)
         self.repo.create_head(f"feature-{number}", branch)
         message = f"Merge pull request #{number} from org/feature-{number}\n\nchange\n"
@@ -319,7 +322,7 @@ def test_run_refuses_a_deploy_that_did_not_land_approved(tmp_path, capsys, monke
 
     calls = []
     monkeypatch.setattr(
-        "llmops.runners.registry.runner_for", lambda kind: lambda config, root: calls.append(config["stage"])
+        "llmops.runners.registry.runner_for", lambda kind: lambda config, root: calls.append(config.stage)
     )
     r.pull_request(2, {"specs/tiny.yaml": TUNE.format(r=16)}, [ALICE, BOB])
     (r.root / "specs/prod.yaml").write_text(DEPLOY.format(status="active") + "# local edit\n")
@@ -329,6 +332,35 @@ def test_run_refuses_a_deploy_that_did_not_land_approved(tmp_path, capsys, monke
     assert main(["run", "-C", str(r.root), "deploy-prod"]) == 0
     assert calls == ["deploy-prod"]
     assert "arrived through pull request #2, approved by Alice Lead, Bob Lead" in capsys.readouterr().out
+
+
+def test_a_historical_commit_that_no_longer_parses_is_reported_not_crashed(tmp_path, capsys):
+    """A commit from an older llmops, whose specs this one rejects, is judged from what can be read
+    of them (the policy's approvals, the project's governance) and the verdict says what was not."""
+    r = start(tmp_path / "repo")
+    policy = POLICY.format(reviewers="[]", codeowners="false")
+    old = {
+        "llmops.yaml": PROJECT + "retention_days: 30\n",
+        "specs/release.yaml": policy.replace("rules:\n", "rules:\n  - {type: perplexity-cap, max: 9}\n"),
+    }
+    sha = r.pull_request(2, old, [ALICE], compile=False)
+    v = verdict(r, sha)
+    assert v.policies == ["release"] and v.required_approvals == 2  # as the policy asked
+    assert list(failed(v)) == ["approvals"]
+    assert [n.split(" (", 1)[0] for n in v.notes] == [
+        "llmops.yaml does not parse with this llmops",
+        "specs/release.yaml does not parse with this llmops",
+    ]
+    assert "unknown field 'retention_days'" in v.notes[0] and "rules[0].type" in v.notes[1]
+    assert main(["enforce", "-C", str(r.root), sha]) == 1
+    assert "note: specs/release.yaml does not parse with this llmops" in capsys.readouterr().out
+
+    broken = r.pull_request(
+        3, {"specs/prod.yaml": "kind: Deployment\nname: [prod\n"}, [ALICE, BOB], compile=False
+    )
+    v = verdict(r, broken, deployment="prod")
+    assert failed(v) == {"deployment": "no Deployment 'prod' in the specs at this commit"}
+    assert v.notes[1].startswith("specs/prod.yaml does not parse with this llmops (specs/prod.yaml:3:1: YAML")
 
 
 @pytest.mark.parametrize(

@@ -1,3 +1,6 @@
+from hypothesis import given
+from hypothesis import strategies as st
+
 from llmops.compiler.read_yaml import load_text
 
 
@@ -46,3 +49,39 @@ def test_tags_that_are_not_plain_yaml_are_refused():
     for text in ("!0 a: 1\n", "a: !0 x\n", "a: !0 {b: 1}\n", "a: !!python/object:os.system x\n", "!0 k: v\n"):
         _, errors = load_text("s.yaml", text)
         assert errors, text
+
+
+# fmt: off
+SCALARS = [
+    "on", "no", "yes", "true", "False", "~", "null", "", "0x1F", "0o17", "017", "-12", "+3", "1_000",
+    "1.5", "1e-4", "-.inf", ".NaN", "1:20", "2001-12-14", "'q'", '"d\\tq"', "!!str 12", "!!int '7'",
+    "!!float 1", "!!bool true", "!!null ''", "!!binary aGk=", "!!timestamp 2001-12-14", "&a 5",
+]
+# fmt: on
+
+
+@given(
+    st.lists(st.one_of(st.sampled_from(SCALARS), st.text(alphabet="ab01.-+:e_x ~", max_size=6)), max_size=6)
+)
+def test_scalars_are_what_the_yaml_constructor_makes(values):
+    """read_yaml builds plain scalars itself; they must equal what PyYAML's constructor builds."""
+    import yaml
+
+    from llmops.compiler import read_yaml
+
+    text = "".join(f"k{i}: {v}\n" for i, v in enumerate(values)) + "end: 1\n"
+    doc, _ = load_text("s.yaml", text)
+    try:
+        root = yaml.compose(text, Loader=read_yaml._Loader)
+    except yaml.YAMLError:
+        assert doc is None
+        return
+    constructor = yaml.constructor.SafeConstructor()
+    expected = {}
+    for key, node in root.value:
+        try:
+            expected[key.value] = constructor.construct_object(node)
+        except yaml.YAMLError:
+            expected[key.value] = None
+    assert doc is not None and doc.data == expected
+    assert not read_yaml._SCALARS.constructed_objects  # no node kept after a file is read

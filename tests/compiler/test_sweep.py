@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from llmops.compiler.compile import compile_project, plan_graph
-from llmops.compiler.parse import parse_project_file, parse_specs
 from llmops.compiler.kinds.finetune import SWEEP_MAX_TRIALS, sweep_label
-from llmops.compiler.stages import _axis_keys
+from llmops.compiler.parse import parse_project_file, parse_specs
+from llmops.compiler.stages.tune import axis_keys
 from llmops.errors import SpecError
 
 FULL = Path(__file__).resolve().parents[1] / "fixtures" / "projects" / "full"
@@ -130,8 +130,8 @@ def test_sweep_labels_follow_dvc():
         "1000.0",
         "x",
     ]
-    assert _axis_keys(["training.lr", "method.r"]) == ["lr", "r"]
-    assert _axis_keys(["training.x", "method.x", "method.r"]) == ["training_x", "method_x", "r"]
+    assert axis_keys(["training.lr", "method.r"]) == ["lr", "r"]
+    assert axis_keys(["training.x", "method.x", "method.r"]) == ["training_x", "method_x", "r"]
 
 
 # -- the stages a sweep becomes --------------------------------------------------------------------
@@ -149,7 +149,7 @@ def test_trials_are_tune_stages_named_as_dvc_names_matrix_stages():
     trial = trials[1]
     assert trial.kind == "tune" and trial.matrix.group == "trial-big" and trial.matrix.key == "1e-05-32"
     assert trial.matrix.axes == (("lr", (1e-05, 0.0001)), ("r", (16, 32)))
-    config = trial.config
+    config = trial.params()
     assert config["stage"] == "trial-big@1e-05-32" and config["kind"] == "tune"
     assert config["spec"]["training"]["lr"] == 1e-05 and config["spec"]["method"]["r"] == 32
     assert config["spec"]["sweep"] is None
@@ -172,8 +172,8 @@ def test_trial_config_equals_the_plain_tune_config_but_for_the_trial():
     del doc["sweep"]
     doc["training"]["lr"] = 1e-05
     doc["method"]["r"] = 32
-    plain = plan({**SOURCES, BIG: yaml.safe_dump(doc)}).stage("tune-big").config
-    trial = with_sweep.stage("trial-big@1e-05-32").config
+    plain = plan({**SOURCES, BIG: yaml.safe_dump(doc)}).stage("tune-big").params()
+    trial = with_sweep.stage("trial-big@1e-05-32").params()
     assert {k: v for k, v in trial.items() if k not in ("stage", "inputs", "outputs")} == {
         k: v for k, v in plain.items() if k not in ("stage", "inputs", "outputs")
     }
@@ -186,13 +186,13 @@ def test_the_selection_stage_takes_the_place_of_tune():
     assert select.kind == "select"
     trials = [f"trial-big@{k}" for k in ("1e-05-16", "1e-05-32", "0.0001-16", "0.0001-32")]
     assert set(select.upstream) == set(trials)
-    assert select.config["inputs"] == {
+    assert select.params()["inputs"] == {
         "metric": "eval_loss",
         "goal": "minimize",
         "trials": [
             {
                 "name": name,
-                "params": graph.stage(name).config["inputs"]["trial"],
+                "params": graph.stage(name).params()["inputs"]["trial"],
                 "model": f"artifacts/sweeps/big/{name.split('@')[1]}",
                 "metrics": f"metrics/sweeps/big/{name.split('@')[1]}.json",
             }
@@ -214,8 +214,8 @@ def test_a_new_sweep_value_leaves_the_other_trials_configs_alone():
     after = plan(sources_with({"training.lr": [1e-05, 0.0001, 0.001], "method.r": [16, 32]}))
     for stage in before.order:
         if stage.matrix:
-            assert after.stage(stage.name).config == stage.config
-    assert after.stage("tune-big").config != before.stage("tune-big").config
+            assert after.stage(stage.name).params() == stage.params()
+    assert after.stage("tune-big").params() != before.stage("tune-big").params()
     new = {s.name for s in after.order} - {s.name for s in before.order}
     assert new == {"trial-big@0.001-16", "trial-big@0.001-32"}
 
@@ -225,9 +225,9 @@ def test_metric_and_goal_change_only_the_selection():
     doc = json.loads(json.dumps(BIG_DOC))
     doc["sweep"].update(metric="eval.rougeL", goal="maximize")
     after = plan({**SOURCES, BIG: yaml.safe_dump(doc, sort_keys=False)})
-    changed = {s.name for s in after.order if s.config != before.stage(s.name).config}
+    changed = {s.name for s in after.order if s.params() != before.stage(s.name).params()}
     assert changed == {"tune-big"}
-    assert after.stage("tune-big").config["inputs"]["goal"] == "maximize"
+    assert after.stage("tune-big").params()["inputs"]["goal"] == "maximize"
 
 
 def test_the_metric_name_is_checked():
@@ -270,7 +270,7 @@ def test_dvc_yaml_holds_one_matrix_stage_per_sweep():
 def test_examples_only_when_the_prompt_renders_the_finetunes_dataset():
     graph = plan()
     tiny = graph.stage("tune-tiny")
-    assert tiny.config["inputs"]["examples"] == "artifacts/prompts/answer"
+    assert tiny.params()["inputs"]["examples"] == "artifacts/prompts/answer"
     assert "prompt-answer" in tiny.upstream and "artifacts/prompts/answer" in tiny.deps
     # a prompt that renders no dataset: the tune runner renders the FineTune's dataset itself
     plain = SOURCES["specs/prompts/answer.yaml"].replace("name: answer", "name: plain")
@@ -278,8 +278,8 @@ def test_examples_only_when_the_prompt_renders_the_finetunes_dataset():
     uses_plain = SOURCES["specs/models/tiny-base.yaml"].replace("prompt: answer", "prompt: plain")
     graph = plan({**SOURCES, "specs/prompts/plain.yaml": plain, "specs/models/tiny-base.yaml": uses_plain})
     tiny = graph.stage("tune-tiny")
-    assert tiny.config["inputs"]["examples"] is None
-    assert tiny.config["inputs"]["prompt"]["name"] == "plain"
+    assert tiny.params()["inputs"]["examples"] is None
+    assert tiny.params()["inputs"]["prompt"]["name"] == "plain"
     assert not any(u.startswith("prompt-") for u in tiny.upstream)
     assert "prompts/answer.j2" in tiny.deps and "artifacts/prompts/answer" not in tiny.deps
 
@@ -307,10 +307,11 @@ def test_llmops_run_accepts_trial_names(fixture_project, monkeypatch):
 
     root = fixture_project("full")
     assert main(["-C", str(root), "compile"]) == 0
-    seen: list[dict] = []
+    seen: list[Any] = []
     monkeypatch.setattr(registry, "runner_for", lambda kind: lambda config, root: seen.append(config))
     assert main(["-C", str(root), "run", "trial-big@1e-05-32"]) == 0
-    assert seen[0]["stage"] == "trial-big@1e-05-32" and seen[0]["inputs"]["trial"]["method.r"] == 32
+    assert seen[0].kind == "tune" and seen[0].stage == "trial-big@1e-05-32"
+    assert seen[0].inputs.trial["method.r"] == 32 and seen[0].spec.method.r == 32
     (root / ".llmops/stages/trial-big@1e-05-32.json").write_text("{}\n")
     assert main(["-C", str(root), "run", "trial-big@1e-05-32"]) == 2  # stale params file
     assert main(["-C", str(root), "run", "trial-big@1e-05-33"]) == 2  # no such trial

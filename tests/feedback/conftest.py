@@ -67,6 +67,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def store(project: Path, gateway_rows) -> Store:
-    from llmops.gateway.store import default_url
+    from llmops.feedback_db.store import default_url
 
     return Store(gateway_rows(default_url(project, "support"), "support"))

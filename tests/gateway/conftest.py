@@ -51,7 +51,7 @@ class RunningGateway:
     def rows(self, table: str) -> list[dict]:
         import sqlalchemy as sa
 
-        from llmops.gateway import store
+        from llmops.feedback_db import store
 
         with self.db.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(sa.select(getattr(store, table)))]
@@ -73,7 +73,7 @@ class RunningGateway:
 @pytest.fixture
 def start_gateway(tmp_path: Path, fake_engine: str) -> Iterator[Callable[..., RunningGateway]]:
     """`start_gateway(**Gateway kwargs)`: a gateway in front of the fake engine (or `upstream=`)."""
-    from llmops.gateway import store
+    from llmops.feedback_db import store
     from llmops.gateway.app import Gateway, build_app
     from llmops.gateway.server import ThreadedServer
     from llmops.gateway.upstream import Upstream
@@ -97,7 +97,7 @@ def start_gateway(tmp_path: Path, fake_engine: str) -> Iterator[Callable[..., Ru
 @pytest.fixture(scope="module")
 def shared_gateway(tmp_path_factory: pytest.TempPathFactory, fake_engine: str) -> Iterator[RunningGateway]:
     """One gateway (4 KiB body limit) for the many tests that only send what it must refuse."""
-    from llmops.gateway import store
+    from llmops.feedback_db import store
     from llmops.gateway.app import Gateway, build_app
     from llmops.gateway.server import ThreadedServer
     from llmops.gateway.upstream import Upstream

@@ -11,7 +11,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from llmops.gateway import store
+from llmops.feedback_db import store
 from llmops.gateway.server import free_port
 
 pytestmark = pytest.mark.slow

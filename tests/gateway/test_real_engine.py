@@ -18,7 +18,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from llmops.gateway import store
+from llmops.feedback_db import store
 from llmops.gateway.server import free_port
 
 pytestmark = pytest.mark.slow
@@ -30,6 +30,7 @@ QUESTIONS = ["Where is my parcel 3?", "Can I return item 4?", "Why was I charged
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer Llama with a trained tokenizer and a chat template, saved as safetensors."""
     from llmops.runners.base.run import run
+    from llmops.runners.registry import typed_config
 
     root = tmp_path_factory.mktemp("tiny-model")
     data = root / "data" / "qa"
@@ -51,11 +52,12 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = {
         "stage": "base-tiny",
         "kind": "base",
+        "runner_version": 1,
         "spec": {"name": "tiny", "base_model": {"build": build}},
         "inputs": {"dataset": "data/qa", "seed": 7},
         "outputs": {"outs": ["base"], "metrics": [], "plots": [], "reports": []},
     }
-    run(config, root)
+    run(typed_config(config), root)  # type: ignore[arg-type]
     return root / "base"
 
 

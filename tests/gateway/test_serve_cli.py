@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from llmops.cli.main import main
-from llmops.gateway import store
+from llmops.feedback_db import store
 from llmops.gateway.server import free_port
 
 

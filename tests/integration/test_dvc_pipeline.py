@@ -81,9 +81,12 @@ def test_data_change_reruns_the_stage(project):
 
 
 def test_runner_version_change_reruns_the_stage(project, monkeypatch):
-    from llmops.runners.versions import RUNNER_VERSIONS
+    import dataclasses
 
-    monkeypatch.setitem(RUNNER_VERSIONS, "data", RUNNER_VERSIONS["data"] + 1)
+    from llmops.compiler import catalog
+
+    row = catalog.KINDS["data"]
+    monkeypatch.setitem(catalog.KINDS, "data", dataclasses.replace(row, version=row.version + 1))
     assert main(["-C", str(project), "compile"]) == 0
     assert list(_status(project)) == ["data-faq"]
 
@@ -185,24 +188,25 @@ from pathlib import Path
 
 
 def run(config, root):
-    training = config["spec"]["training"]
-    outputs = config["outputs"]
-    out = Path(root) / outputs["outs"][0]
+    outputs = config.outputs
+    out = Path(root) / outputs.outs[0]
     out.mkdir(parents=True, exist_ok=True)
-    adapter = {"stage": config["stage"], "trial": config["inputs"]["trial"]}
+    adapter = {"stage": config.stage, "trial": config.inputs.trial}
     (out / "adapter.json").write_text(json.dumps(adapter))
-    loss = abs(training["lr"] - 1e-4) * 1000
-    metrics = Path(root) / outputs["metrics"][0]
+    loss = abs(config.spec.training.lr - 1e-4) * 1000
+    metrics = Path(root) / outputs.metrics[0]
     metrics.parent.mkdir(parents=True, exist_ok=True)
     metrics.write_text(json.dumps({"eval": {"loss": loss}, "train_loss": loss + 1}))
-    plots = Path(root) / outputs["plots"][0]
+    plots = Path(root) / outputs.plots[0]
     plots.mkdir(parents=True, exist_ok=True)
     (plots / "loss.csv").write_text("step,loss\\n1,%s\\n" % loss)
 """
 SITECUSTOMIZE = """
-from llmops.runners import registry
+import dataclasses
 
-registry.RUNNERS["tune"] = "fake_tune"
+from llmops.compiler import catalog
+
+catalog.KINDS["tune"] = dataclasses.replace(catalog.KINDS["tune"], runner="fake_tune")
 """
 
 

@@ -1,5 +1,6 @@
 """A tiny dataset, a tiny built Llama and a LoRA tuned on it, shared by the runner tests that
-train or evaluate models (each built once per session)."""
+train or evaluate models (each built once per session); and `typed`, which turns a stage config
+dict (as `llmops compile` writes it) into the typed config a runner takes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from llmops.runners.registry import typed_config
+
+
+def typed(config: dict[str, Any]) -> Any:
+    """A stage config dict as its runner gets it: validated once into its kind's typed model."""
+    return typed_config(config)
+
+
+@pytest.fixture(name="typed")
+def typed_fixture():
+    """`typed(config dict)` -> the typed stage config (llmops.runners.registry.typed_config)."""
+    return typed
+
 
 TOPICS = {
     "shipping": ("Where is my parcel {n}?", "Parcel {n} ships within two days; track it in your account."),
@@ -43,6 +58,7 @@ def base_config(pretrain_steps: int = 0) -> dict[str, Any]:
     return {
         "stage": "base-tiny",
         "kind": "base",
+        "runner_version": 1,
         "spec": {
             "name": "tiny",
             "base_model": {
@@ -65,6 +81,7 @@ def base_config(pretrain_steps: int = 0) -> dict[str, Any]:
 
 
 PROMPT = {
+    "kind": "Prompt",
     "name": "qa",
     "template": "Question: {{ text }}\nAnswer:",
     "template_file": None,
@@ -105,8 +122,11 @@ def tune_config(method: str = "lora", **training: Any) -> dict[str, Any]:
     return {
         "stage": "tune-tiny",
         "kind": "tune",
+        "runner_version": 1,
         "spec": {
+            "kind": "FineTune",
             "name": "tiny",
+            "base_model": {"path": "base"},
             "dataset": "qa",
             "prompt": "qa",
             "method": {
@@ -157,7 +177,7 @@ def built_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("base-project")
     write_dataset(root / "data" / "qa")
-    run(base_config(pretrain_steps=200), root)
+    run(typed(base_config(pretrain_steps=200)), root)
     return root
 
 
@@ -177,7 +197,7 @@ def tuned_base(built_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     root = tmp_path_factory.mktemp("tuned-project")
     shutil.copytree(built_base / "data", root / "data")
     shutil.copytree(built_base / "base", root / "base")
-    run(tune_config("lora", max_steps=100, lr=1e-2), root)
+    run(typed(tune_config("lora", max_steps=100, lr=1e-2)), root)
     return root
 
 
@@ -189,5 +209,6 @@ def tuned_project(tuned_base: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def make_config():
-    """The tune stage config builder: `make_config(method, **training overrides)`."""
+    """The tune stage config builder: `make_config(method, **training overrides)`, a dict (pass it
+    through `typed` for the runner)."""
     return tune_config

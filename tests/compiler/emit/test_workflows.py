@@ -475,7 +475,7 @@ def test_multi_gpu_stages_run_on_multi_gpu_labels(
     assert docs[PR_WORKFLOW]["jobs"]["trial-wide"]["if"] == SAME_REPO_CONDITION
     assert jobs["tune-tiny"]["runs-on"] == ["self-hosted", "linux", "gpu-a100"]  # one GPU
     trial = next(s for s in compiled.graph.pipeline if s.matrix and s.matrix.group == "trial-wide")
-    assert trial.config["spec"]["resources"] == {"gpus": 4, "strategy": "fsdp"}
+    assert trial.params()["spec"]["resources"] == {"gpus": 4, "strategy": "fsdp"}
 
 
 def test_multi_gpu_labels_fall_back_to_gpu_labels(tmp_path: Path) -> None:

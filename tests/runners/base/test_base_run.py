@@ -7,16 +7,23 @@ from pathlib import Path
 
 import pytest
 
+from llmops.compiler.stages.base import BaseConfig
 from llmops.errors import StageFailed
 from llmops.runners.base.run import run
+from llmops.runners.registry import typed_config
 
 QA = [{"text": f"Where is parcel {n}?", "answer": f"Parcel {n} arrives on day {n % 7}."} for n in range(60)]
 
 
-def _config(pretrain_steps: int = 0, **config: object) -> dict:
+def _config(pretrain_steps: int = 0, **config: object) -> BaseConfig:
+    return typed_config(_config_data(pretrain_steps, **config))  # type: ignore[return-value]
+
+
+def _config_data(pretrain_steps: int = 0, **config: object) -> dict:
     return {
         "stage": "base-t",
         "kind": "base",
+        "runner_version": 1,
         "spec": {
             "name": "t",
             "base_model": {
@@ -61,7 +68,9 @@ def test_built_model_loads_from_safetensors_without_remote_code(root: Path):
     )
     metrics = json.loads((root / "metrics/base-t.json").read_text())
     assert metrics["params"] == sum(p.numel() for p in model.parameters())
-    assert json.loads((root / "base/llmops-model.json").read_text())["adapter"] is False
+    card = json.loads((root / "base/llmops-model.json").read_text())
+    assert card["adapter"] is False and card["runner_version"] == 1
+    assert card["built"] == _config_data()["spec"]["base_model"]["build"]
 
 
 def test_same_seed_builds_identical_weights(root: Path):

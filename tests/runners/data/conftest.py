@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 
 from llmops.runners.data.run import run
+from llmops.runners.registry import typed_config
 
 
 def config_for(
     spec: dict[str, Any], *, name: str = "demo", seed: int = 42, datasets: dict | None = None
 ) -> dict:
-    """A stage config shaped like `.llmops/stages/data-<name>.json` from the compiler."""
+    """A stage config shaped like `.llmops/stages/data-<name>.json` from the compiler (a dict;
+    `Project.run` validates it into the typed config the runner takes)."""
     return {
         "stage": f"data-{name}",
         "kind": "data",
@@ -57,9 +59,9 @@ class Project:
         return config_for(spec, **kw)
 
     def run(self, spec: dict[str, Any], **kw: Any) -> Path:
-        config = config_for(spec, **kw)
-        run(config, self.root)
-        return self.root / config["outputs"]["outs"][0]
+        config = typed_config(config_for(spec, **kw))
+        run(config, self.root)  # type: ignore[arg-type]
+        return self.root / config.outputs.outs[0]
 
     def rows(self, name: str = "demo", split: str | None = None) -> list[dict]:
         folder = self.root / "artifacts" / "datasets" / name

@@ -13,7 +13,7 @@ from llmops.compiler.compile import compile_project
 from llmops.compiler.parse import load_project
 from llmops.errors import StageFailed, UsageError
 from llmops.runners.data import outputs
-from llmops.runners.registry import runner_for
+from llmops.runners.registry import run_stage
 
 REPO = Path(__file__).resolve().parents[3]
 FIELDS = {"text": "question", "answer": "answer", "label": "topic"}
@@ -22,7 +22,7 @@ FIELDS = {"text": "question", "answer": "answer", "label": "topic"}
 def test_repo_example_runs_from_its_compiled_config(tmp_path):
     config = json.loads(compile_project(load_project(REPO)).files[".llmops/stages/data-support.json"])
     shutil.copytree(REPO / "data" / "raw", tmp_path / "data" / "raw")
-    runner_for("data")(config, tmp_path)
+    run_stage(config, tmp_path)
     out = tmp_path / config["outputs"]["outs"][0]
     metrics = json.loads((tmp_path / config["outputs"]["metrics"][0]).read_text())
     assert metrics["read"]["data/raw/support.jsonl"] >= 100
@@ -161,8 +161,8 @@ def test_labels_review_and_join(project):
 
 def test_bad_stage_config_is_a_usage_error(project):
     config = project.config({"sources": []})
-    with pytest.raises(UsageError, match=r"data-demo: the stage config holds no valid Dataset spec"):
-        runner_for("data")(config, project.root)
+    with pytest.raises(UsageError, match=r"not a valid data stage config \(spec\.sources: .*llmops compile"):
+        run_stage(config, project.root)
 
 
 def test_a_failure_midway_leaves_the_previous_outputs_untouched(project, make_qa, monkeypatch):

@@ -5,13 +5,20 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+if TYPE_CHECKING:
+    from llmops.compiler.kinds.deployment import Deployment
+    from llmops.compiler.stages.deploy import DeployConfig
 
-def deployment_spec(name: str = "support", **overrides: Any) -> dict[str, Any]:
-    """A Deployment's `spec` as it appears in its stage config (defaults filled in)."""
+
+def deployment_spec(name: str = "support", **overrides: Any) -> Deployment:
+    """A typed Deployment, from its fields as they appear in its stage config (`overrides` merge
+    into the sections they name)."""
+    from llmops.compiler.kinds.deployment import Deployment
+
     spec: dict[str, Any] = {
         "kind": "Deployment",
         "name": name,
@@ -39,18 +46,23 @@ def deployment_spec(name: str = "support", **overrides: Any) -> dict[str, Any]:
             spec[key] = {**spec[key], **value}
         else:
             spec[key] = value
-    return spec
+    return Deployment.model_validate(spec)
 
 
-def deploy_config(spec: dict[str, Any], model: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "stage": f"deploy-{spec['name']}",
-        "kind": "deploy",
-        "runner_version": 1,
-        "spec": spec,
-        "inputs": {"model": model or {"path": "models/tiny"}, "policies": []},
-        "outputs": {"outs": [], "metrics": [], "plots": [], "reports": []},
-    }
+def deploy_config(spec: Deployment, model: dict[str, Any] | None = None) -> DeployConfig:
+    """The typed config of `deploy-<name>`, read as `llmops run` reads the compiled file."""
+    from llmops.runners.registry import typed_config
+
+    return typed_config(
+        {
+            "stage": f"deploy-{spec.name}",
+            "kind": "deploy",
+            "runner_version": 1,
+            "spec": spec.model_dump(mode="json"),
+            "inputs": {"model": model or {"path": "models/tiny"}, "policies": []},
+            "outputs": {"outs": [], "metrics": [], "plots": [], "reports": []},
+        }
+    )
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from llmops.compiler.stages.model import HubModel, PathModel
 from llmops.errors import StageFailed
 from llmops.runners.deploy.engine import (
     choose_engine,
@@ -31,7 +32,7 @@ def _tail(argv: list[str]) -> list[str]:
 
 def test_vllm_multi_lora_serves_the_base_and_registers_the_adapter(tuned_project, make_spec):
     spec = make_spec(engine={"type": "vllm", "max_model_len": 2048, "dtype": "bfloat16"})
-    served = prepare_model(spec, {"path": "models/tiny"}, tuned_project)
+    served = prepare_model(spec, PathModel(path="models/tiny"), tuned_project)
     base, adapter = tuned_project / "base", tuned_project / "models" / "tiny"
     assert served == ServedModel(
         name="support",
@@ -75,7 +76,7 @@ def test_vllm_multi_lora_serves_the_base_and_registers_the_adapter(tuned_project
 
 def test_vllm_merged_serves_a_merged_safetensors_copy_made_once(tuned_project, make_spec):
     spec = make_spec(engine={"type": "vllm", "lora": "merged", "tensor_parallel_size": 4})
-    served = prepare_model(spec, {"path": "models/tiny"}, tuned_project)
+    served = prepare_model(spec, PathModel(path="models/tiny"), tuned_project)
     merged = Path(served.path)
     assert merged.parent.parent == tuned_project / ".llmops" / "serve" / "support" / "models"
     assert merged.name == "support" and served.adapter is None and served.workdir is None
@@ -87,7 +88,7 @@ def test_vllm_merged_serves_a_merged_safetensors_copy_made_once(tuned_project, m
     assert "--enable-lora" not in argv and "--max-model-len" not in argv
 
     stamp = (merged / "model.safetensors").stat().st_mtime_ns
-    again = prepare_model(spec, {"path": "models/tiny"}, tuned_project)
+    again = prepare_model(spec, PathModel(path="models/tiny"), tuned_project)
     assert again == served and (merged / "model.safetensors").stat().st_mtime_ns == stamp
 
 
@@ -95,9 +96,9 @@ def test_merged_weights_equal_the_adapter_applied_to_its_base(tuned_project, mak
     import torch
     from transformers import AutoModelForCausalLM
 
-    from llmops.runners.tune.loading import load_causal_lm
+    from llmops.hf.loading import load_causal_lm
 
-    served = prepare_model(make_spec(), {"path": "models/tiny"}, tuned_project)
+    served = prepare_model(make_spec(), PathModel(path="models/tiny"), tuned_project)
     merged = AutoModelForCausalLM.from_pretrained(served.path, use_safetensors=True)
     expected = load_causal_lm(str(tuned_project / "models" / "tiny"), None, tuned_project)
     base = AutoModelForCausalLM.from_pretrained(str(tuned_project / "base"), use_safetensors=True)
@@ -112,7 +113,7 @@ def test_merged_weights_equal_the_adapter_applied_to_its_base(tuned_project, mak
 
 def test_transformers_serve_runs_pinned_to_the_deployment_name(tuned_project, make_spec):
     spec = make_spec(serving={"api_key_env": "SUPPORT_KEY"})
-    served = prepare_model(spec, {"path": "models/tiny"}, tuned_project)
+    served = prepare_model(spec, PathModel(path="models/tiny"), tuned_project)
     assert served.workdir and (Path(served.workdir) / "support" / "config.json").is_file()
     argv = engine_argv(spec, served, host="127.0.0.1", port=8123)
     assert Path(argv[0]).name == "transformers"
@@ -136,7 +137,7 @@ def test_transformers_serve_runs_pinned_to_the_deployment_name(tuned_project, ma
 
 def test_full_model_folder_is_linked_under_the_deployment_name(tuned_project, make_spec):
     spec = make_spec()
-    served = prepare_model(spec, {"path": "base"}, tuned_project)
+    served = prepare_model(spec, PathModel(path="base"), tuned_project)
     link = Path(served.workdir) / "support"
     assert link.is_symlink() and link.resolve() == (tuned_project / "base").resolve()
     assert served.path == str((tuned_project / "base").resolve()) and served.base is None
@@ -145,7 +146,7 @@ def test_full_model_folder_is_linked_under_the_deployment_name(tuned_project, ma
 
 def test_hub_model_on_vllm_is_pinned_to_its_revision(tmp_path, make_spec):
     spec = make_spec(engine={"type": "vllm", "tensor_parallel_size": 2}, resources={"gpus": 2})
-    served = prepare_model(spec, {"hub": "example-org/base-7b", "revision": "0123abcd"}, tmp_path)
+    served = prepare_model(spec, HubModel(hub="example-org/base-7b", revision="0123abcd"), tmp_path)
     argv = engine_argv(spec, served, host="127.0.0.1", port=8000)
     assert _tail(argv)[:6] == [
         "serve",
@@ -163,7 +164,7 @@ def test_a_secret_never_reaches_the_command_line(tuned_project, make_spec, monke
     monkeypatch.setenv("SUPPORT_KEY", "sk-very-secret")
     for engine in ("vllm", "transformers"):
         spec = make_spec(engine={"type": engine}, serving={"api_key_env": "SUPPORT_KEY"})
-        served = prepare_model(spec, {"path": "base"}, tuned_project)
+        served = prepare_model(spec, PathModel(path="base"), tuned_project)
         argv = engine_argv(spec, served, host="127.0.0.1", port=8000)
         assert not any("sk-very-secret" in a or "api-key" in a for a in argv)
 
@@ -174,12 +175,12 @@ def test_prompt_tuning_adapters_are_refused_by_name(tuned_project, make_spec):
     card["method"]["type"] = "prompt_tuning"
     card_path.write_text(json.dumps(card))
     with pytest.raises(StageFailed, match="prompt_tuning adapter"):
-        prepare_model(make_spec(), {"path": "models/tiny"}, tuned_project)
+        prepare_model(make_spec(), PathModel(path="models/tiny"), tuned_project)
 
 
 def test_a_missing_model_folder_names_its_stage(tmp_path, make_spec):
     with pytest.raises(StageFailed, match="models/tiny does not exist; run its stage first"):
-        prepare_model(make_spec(), {"path": "models/tiny"}, tmp_path)
+        prepare_model(make_spec(), PathModel(path="models/tiny"), tmp_path)
 
 
 def test_choose_engine_follows_the_spec_and_auto_picks_transformers_without_cuda(make_spec):

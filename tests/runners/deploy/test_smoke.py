@@ -6,6 +6,8 @@ import shutil
 
 import pytest
 
+from llmops.compiler.kinds.deployment import SmokeTest
+from llmops.compiler.stages.model import PathModel
 from llmops.runners.deploy.engine import (
     engine_argv,
     engine_env,
@@ -20,12 +22,16 @@ from llmops.runners.deploy.smoke import failures, run_smoke_tests
 pytestmark = pytest.mark.slow
 
 
+def smoke(*tests: dict) -> list[SmokeTest]:
+    return [SmokeTest.model_validate(t) for t in tests]
+
+
 @pytest.fixture(scope="module")
 def engine_url(tuned_base, tmp_path_factory, make_spec):
     root = tmp_path_factory.mktemp("smoke-project")
     shutil.copytree(tuned_base, root, dirs_exist_ok=True)
     spec = make_spec()
-    served = prepare_model(spec, {"path": "models/tiny"}, root)
+    served = prepare_model(spec, PathModel(path="models/tiny"), root)
     port = free_port()
     argv = engine_argv(spec, served, host="127.0.0.1", port=port)
     proc = start_engine(argv, root / "engine.log", cwd=served.workdir, env=engine_env(spec, served))
@@ -40,7 +46,7 @@ def test_a_passing_test_records_its_answer_and_latency(engine_url):
     [result] = run_smoke_tests(
         engine_url,
         "support",
-        [{"prompt": "Where is my parcel 4?", "contains": ["PARCEL", "days"], "max_tokens": 24}],
+        smoke({"prompt": "Where is my parcel 4?", "contains": ["PARCEL", "days"], "max_tokens": 24}),
     )
     assert result.passed, result.problems
     assert "days" in result.answer and result.latency_ms > 0
@@ -48,12 +54,12 @@ def test_a_passing_test_records_its_answer_and_latency(engine_url):
 
 def test_each_failure_names_the_test_and_what_was_wrong(engine_url):
     long_prompt = "Where is my parcel 4? " + "Please answer quickly. " * 10
-    tests = [
+    tests = smoke(
         {"prompt": "Where is my parcel 4?", "contains": ["parcel"], "max_tokens": 12},
         {"prompt": "Where is my parcel 4?", "contains": ["refund", "parcel"], "max_tokens": 12},
         {"prompt": "Where is my parcel 4?", "not_contains": ["Parcel"], "max_tokens": 12},
         {"prompt": long_prompt, "max_latency_ms": 1, "max_tokens": 12},
-    ]
+    )
     results = run_smoke_tests(engine_url, "support", tests)
     assert [r.passed for r in results] == [True, False, False, False]
     lines = failures(results)
@@ -65,13 +71,13 @@ def test_each_failure_names_the_test_and_what_was_wrong(engine_url):
 
 
 def test_a_model_the_engine_does_not_serve_fails_with_the_engines_answer(engine_url):
-    [result] = run_smoke_tests(engine_url, "another-model", [{"prompt": "Hello", "max_tokens": 4}])
+    [result] = run_smoke_tests(engine_url, "another-model", smoke({"prompt": "Hello", "max_tokens": 4}))
     assert not result.passed
     assert result.problems[0].startswith("the engine answered HTTP 400")
 
 
 def test_an_unreachable_engine_fails_every_test():
     url = f"http://127.0.0.1:{free_port()}"
-    results = run_smoke_tests(url, "support", [{"prompt": "a"}, {"prompt": "b"}], timeout_s=5)
+    results = run_smoke_tests(url, "support", smoke({"prompt": "a"}, {"prompt": "b"}), timeout_s=5)
     assert [r.passed for r in results] == [False, False]
     assert all(r.problems[0].startswith("no answer from the engine") for r in results)

@@ -22,6 +22,7 @@ def _base_config() -> dict:
     return {
         "stage": "base-tiny",
         "kind": "base",
+        "runner_version": 1,
         "spec": {
             "name": "tiny",
             "base_model": {
@@ -45,15 +46,15 @@ def _base_config() -> dict:
 
 @pytest.mark.parametrize("lora", ["multi", "merged"])
 def test_vllm_serves_the_tuned_model_and_goes_live(
-    lora, built_base, tmp_path, make_config, make_spec, make_deploy_config, engine_reaper
+    lora, built_base, tmp_path, make_config, make_spec, make_deploy_config, engine_reaper, typed
 ):
     pytest.importorskip("vllm")
     from llmops.runners.base.run import run as build
     from llmops.runners.tune.run import run as tune
 
     shutil.copytree(built_base / "data", tmp_path / "data")
-    build(_base_config(), tmp_path)
-    tune(make_config("lora", max_steps=100, lr=1e-2), tmp_path)
+    build(typed(_base_config()), tmp_path)
+    tune(typed(make_config("lora", max_steps=100, lr=1e-2)), tmp_path)
     engine_reaper.roots.append(tmp_path)
 
     spec = make_spec(

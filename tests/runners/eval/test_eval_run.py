@@ -1,23 +1,34 @@
-"""The eval stage for real on CPU: a LoRA-tuned tiny Llama against its base."""
+"""The eval stage for real on CPU: a LoRA-tuned tiny Llama against its base; and its timings and
+perplexity pass against fakes and a by-hand computation."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from llmops.compiler.stages.eval import EvalConfig
 from llmops.errors import StageFailed
 from llmops.runners.eval.run import run
+from llmops.runners.registry import typed_config
 
 
 def eval_config(prompt: dict[str, Any], **generation: Any) -> dict[str, Any]:
+    """`.llmops/stages/eval-quality.json` as `llmops compile` writes it (`typed` reads it)."""
     return {
         "stage": "eval-quality",
         "kind": "eval",
+        "runner_version": 1,
         "spec": {
+            "kind": "EvalSuite",
             "name": "quality",
+            "models": [{"finetune": "tiny"}],
+            "baselines": [{"base_of": "tiny"}],
+            "dataset": "qa",
+            "prompt": "qa",
             "split": "test",
             "generation": {
                 "max_new_tokens": 24,
@@ -54,13 +65,17 @@ def eval_config(prompt: dict[str, Any], **generation: Any) -> dict[str, Any]:
     }
 
 
+def typed(config: dict[str, Any]) -> EvalConfig:
+    return typed_config(config)  # type: ignore[return-value]
+
+
 @pytest.fixture
 def prompt(make_config) -> dict[str, Any]:
     return make_config()["inputs"]["prompt"]
 
 
 def test_the_tuned_model_beats_its_base_and_every_output_is_written(tuned_project: Path, prompt):
-    run(eval_config(prompt), tuned_project)
+    run(typed(eval_config(prompt)), tuned_project)
     metrics = json.loads((tuned_project / "metrics/eval-quality.json").read_text())
     tuned, base = metrics["models"]["finetune:tiny"], metrics["baselines"]["base_of:tiny"]
     n = len((tuned_project / "data/qa/test.jsonl").read_text().splitlines())
@@ -93,9 +108,9 @@ def test_the_tuned_model_beats_its_base_and_every_output_is_written(tuned_projec
 
 
 def test_batched_generation_matches_one_at_a_time(tuned_project: Path, prompt):
-    run(eval_config(prompt, batch_size=5), tuned_project)
+    run(typed(eval_config(prompt, batch_size=5)), tuned_project)
     batched = (tuned_project / "artifacts/evals/quality/predictions.jsonl").read_text()
-    run(eval_config(prompt, batch_size=1), tuned_project)
+    run(typed(eval_config(prompt, batch_size=1)), tuned_project)
     single = (tuned_project / "artifacts/evals/quality/predictions.jsonl").read_text()
     strip = lambda text: [json.loads(x)["prediction"] for x in text.splitlines()]  # noqa: E731
     assert strip(batched) == strip(single)
@@ -106,7 +121,7 @@ def test_predictions_are_what_generate_gives_by_hand(tuned_project: Path, prompt
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    run(eval_config(prompt), tuned_project)
+    run(typed(eval_config(prompt)), tuned_project)
     row = json.loads((tuned_project / "data/qa/test.jsonl").read_text().splitlines()[0])
     tokenizer = AutoTokenizer.from_pretrained(tuned_project / "models/tiny")
     model = PeftModel.from_pretrained(
@@ -127,11 +142,93 @@ def test_a_deployment_baseline_is_refused_clearly(tuned_project: Path, prompt):
     config = eval_config(prompt)
     config["inputs"]["baselines"] = [{"label": "deployment:prod", "deployment": "prod"}]
     with pytest.raises(StageFailed, match=r"deployment:prod.*finetune:, path: or hub:"):
-        run(config, tuned_project)
+        run(typed(config), tuned_project)
     assert not (tuned_project / "metrics/eval-quality.json").exists()
 
 
 def test_a_missing_split_names_the_file(tuned_project: Path, prompt):
     (tuned_project / "data/qa/test.jsonl").unlink()
     with pytest.raises(StageFailed, match=r"test.jsonl does not exist"):
-        run(eval_config(prompt), tuned_project)
+        run(typed(eval_config(prompt)), tuned_project)
+
+
+def test_scoring_time_is_not_counted_as_generation_time(tmp_path: Path, monkeypatch):
+    """Model time is taken before scoring: a slow scorer slows scoring, not generation (it once
+    counted scoring twice, in both figures, which made examples/s and the scoring share wrong)."""
+    import llmops.hf.generate as hf_generate
+    import llmops.hf.loading as loading
+    import llmops.runners.eval.scoring as scoring
+    from llmops.compiler.kinds.evalsuite import EvalSuite
+    from llmops.compiler.stages.eval import LabeledPath
+    from llmops.hf.generate import Generated
+    from llmops.runners.eval.run import build_metrics, evaluate_model
+
+    class Template:
+        completion_column = "answer"
+
+        def render(self, row, during=""):
+            return type("Rendered", (), {"prompt_for": lambda _self, tokenizer: row["text"]})()
+
+        def completion_text(self, reference):
+            return reference
+
+    def fake_generate(model, tokenizer, prompts, generation, seed):
+        return Generated([p.upper() for p in prompts], 0.01, "transformers")
+
+    def slow_score_all(metrics, predictions, references, **kwargs):
+        time.sleep(0.5)
+        return [], {}
+
+    monkeypatch.setattr(loading, "load_tokenizer", lambda name, revision: object())
+    monkeypatch.setattr(loading, "load_causal_lm", lambda name, revision, root: object())
+    monkeypatch.setattr(hf_generate, "generate_transformers", fake_generate)
+    monkeypatch.setattr(scoring, "score_all", slow_score_all)
+    (tmp_path / "model").mkdir()
+    spec = EvalSuite.model_validate(
+        {
+            "kind": "EvalSuite",
+            "name": "quality",
+            "models": [{"path": "model"}],
+            "dataset": "qa",
+            "prompt": "qa",
+            "metrics": [{"name": "exact_match"}],
+        }
+    )
+    rows = [{"text": "a", "answer": "A"}, {"text": "b", "answer": "B"}]
+    where = LabeledPath(path="model", label="path:model")
+    result = evaluate_model(where, rows, Template(), spec, tmp_path, 0, "transformers")
+    assert result["predictions"] == ["A", "B"]
+    assert result["scoring_s"] >= 0.5
+    assert result["generation_s"] < 0.25, "scoring time was counted as generation time"
+    speed = build_metrics(spec, [result], [])["speed"]
+    assert speed["scoring_share"] > 0.6
+    assert speed["examples_per_s"] == pytest.approx(
+        2 / (result["generation_s"] + result["scoring_s"]), rel=1e-2
+    )
+
+
+def test_reference_nll_is_each_completion_given_its_prompt(tuned_project: Path):
+    """Batched longest first, with logits and loss on completion positions only, the figures are
+    those of each example alone with its full logits, in the caller's order."""
+    import torch
+
+    from llmops.hf.loading import load_causal_lm, load_tokenizer
+    from llmops.runners.eval.generate import reference_nll
+
+    model = load_causal_lm(str(tuned_project / "models/tiny"), None, tuned_project)
+    tokenizer = load_tokenizer(str(tuned_project / "models/tiny"), None)
+    rows = [json.loads(x) for x in (tuned_project / "data/qa/test.jsonl").read_text().splitlines()]
+    prompts = [f"Question: {r['text']}" + " really" * (i % 4) + "\nAnswer:" for i, r in enumerate(rows)]
+    completions = [" " + r["answer"] + " thanks" * (i % 3) for i, r in enumerate(rows)]
+    sums, counts = reference_nll(model, tokenizer, prompts, completions, batch_size=4)
+
+    eos = tokenizer.eos_token_id
+    with torch.inference_mode():
+        for i, (prompt, completion) in enumerate(zip(prompts, completions, strict=True)):
+            head = tokenizer(prompt, add_special_tokens=True)["input_ids"]
+            tail = tokenizer(completion, add_special_tokens=False)["input_ids"] + [eos]
+            ids = torch.tensor([head + tail])
+            logprobs = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), dim=-1)
+            picked = logprobs[torch.arange(len(head) - 1, ids.shape[1] - 1), torch.tensor(tail)]
+            assert counts[i] == len(tail)
+            assert sums[i] == pytest.approx(-float(picked.sum()), rel=1e-4, abs=1e-4), i

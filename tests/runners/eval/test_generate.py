@@ -1,25 +1,14 @@
-"""Generation helpers: stop sequences, engine choice, and the exact vLLM configuration."""
+"""Generation helpers: engine choice and the exact vLLM configuration."""
 
 from __future__ import annotations
 
 import pytest
 
+from llmops.compiler.kinds.evalsuite import Generation
 from llmops.errors import UsageError
-from llmops.runners.eval.generate import choose_engine, cut_at_stop, vllm_settings
+from llmops.runners.eval.generate import choose_engine, vllm_settings
 
-GENERATION = {
-    "max_new_tokens": 32,
-    "temperature": 0.0,
-    "top_p": 1.0,
-    "stop": ["\nQuestion:"],
-    "batch_size": 4,
-}
-
-
-def test_cut_at_the_first_stop_sequence():
-    assert cut_at_stop(" Parcel 3 ships.\nQuestion: more", ["\nQuestion:", "###"]) == "Parcel 3 ships."
-    assert cut_at_stop("a ### b \nQuestion:", ["\nQuestion:", "###"]) == "a"
-    assert cut_at_stop("no stop here ", []) == "no stop here"
+GENERATION = Generation(max_new_tokens=32, temperature=0.0, top_p=1.0, stop=["\nQuestion:"], batch_size=4)
 
 
 def test_without_cuda_auto_is_transformers_and_vllm_is_refused():

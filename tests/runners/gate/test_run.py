@@ -7,9 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from llmops.compiler.stages.gate import GateConfig
 from llmops.errors import CheckFailed
 from llmops.runners.gate.run import run
 from llmops.runners.registry import runner_for
+
+
+def typed(min_rouge: float) -> GateConfig:
+    """What the runner registry hands the runner."""
+    return GateConfig.model_validate(config(min_rouge))
 
 
 def config(min_rouge: float) -> dict:
@@ -55,7 +61,7 @@ def test_registered():
 
 
 def test_passing_gate_writes_its_record(root):
-    run(config(0.3), root)
+    run(typed(0.3), root)
     record = json.loads((root / "metrics/gate-release.json").read_text())
     assert record["passed"] is True and record["failed"] == 0
     assert [r["rule"] for r in record["rules"]] == ["quality", "leaked-secrets#1"]
@@ -63,7 +69,7 @@ def test_passing_gate_writes_its_record(root):
 
 def test_failing_gate_writes_the_record_then_fails(root):
     with pytest.raises(CheckFailed) as info:
-        run(config(0.5), root)
+        run(typed(0.5), root)
     assert info.value.exit_code == 1
     assert "gate-release: 1 rule result failed" in str(info.value) and "quality:" in str(info.value)
     record = json.loads((root / "metrics/gate-release.json").read_text())
@@ -73,5 +79,5 @@ def test_failing_gate_writes_the_record_then_fails(root):
 
 def test_missing_results_fail_the_gate(tmp_path):
     with pytest.raises(CheckFailed, match="does not exist"):
-        run(config(0.1), tmp_path)
+        run(typed(0.1), tmp_path)
     assert json.loads((tmp_path / "metrics/gate-release.json").read_text())["failed"] == 2

@@ -1,12 +1,15 @@
-"""A real gateway store (SQLite through `llmops.gateway.store.connect`) filled with rows."""
+"""A real gateway store (SQLite through `llmops.feedback_db.store.connect`) filled with rows."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from llmops.compiler.stages.monitor import MonitorConfig
 
 NOW = 1_764_072_000.0  # 2025-11-25T12:00:00Z: tests pass it as the monitor's clock
 DAY = 86400.0
@@ -31,14 +34,17 @@ def make_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gateway_rows) ->
     monkeypatch.delenv("LLMOPS_FEEDBACK_DB_URL", raising=False)
 
     def make(deployment: str = "prod") -> Store:
-        from llmops.gateway.store import default_url
+        from llmops.feedback_db.store import default_url
 
         return Store(gateway_rows(default_url(tmp_path, deployment), deployment))
 
     return make
 
 
-def monitor_config(**inputs: Any) -> dict[str, Any]:
+def monitor_config(**inputs: Any) -> MonitorConfig:
+    """The typed config of `monitor-prod`; its model is not on disk, so no embedding drift."""
+    from llmops.runners.registry import typed_config
+
     base = {
         "deployment": "prod",
         "policies": ["release"],
@@ -47,22 +53,29 @@ def monitor_config(**inputs: Any) -> dict[str, Any]:
         "feedback_db": "sqlite",
         "reference": None,
         "prompt": None,
-        "model": None,
-        "embedding": False,
+        "model": {"path": "artifacts/models/tiny"},
     }
     base.update(inputs)
-    return {
-        "stage": "monitor-prod",
-        "kind": "monitor",
-        "spec": {},
-        "inputs": base,
-        "outputs": {
-            "outs": [],
-            "metrics": ["metrics/monitor-prod.json"],
-            "plots": ["plots/monitor-prod"],
-            "reports": [],
-        },
-    }
+    return typed_config(
+        {
+            "stage": "monitor-prod",
+            "kind": "monitor",
+            "runner_version": 1,
+            "spec": {
+                "kind": "Deployment",
+                "name": "prod",
+                "model": {"finetune": "tiny"},
+                "environment": "production",
+            },
+            "inputs": base,
+            "outputs": {
+                "outs": [],
+                "metrics": ["metrics/monitor-prod.json"],
+                "plots": ["plots/monitor-prod"],
+                "reports": [],
+            },
+        }
+    )
 
 
 @pytest.fixture
@@ -71,5 +84,5 @@ def now() -> float:
 
 
 @pytest.fixture
-def config() -> Callable[..., dict[str, Any]]:
+def config() -> Callable[..., MonitorConfig]:
     return monitor_config

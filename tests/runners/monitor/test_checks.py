@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from llmops.compiler.stages.monitor import Threshold
 from llmops.runners.monitor.checks import evaluate, lookup
 
 METRICS = {
@@ -11,8 +12,8 @@ METRICS = {
 }
 
 
-def _t(name: str, limit: float, policy: str = "p") -> dict:
-    return {"policy": policy, "threshold": name, "limit": limit}
+def _t(name: str, limit: float, policy: str = "p") -> Threshold:
+    return Threshold(policy=policy, threshold=name, limit=limit)
 
 
 def test_each_threshold_direction() -> None:

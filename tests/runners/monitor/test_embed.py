@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from llmops.compiler.stages.model import PathModel
 from llmops.runners.monitor.embed import embedding_drift, mmd_rbf, sample
+
+BASE = PathModel(path="base")
 
 
 def test_mmd_by_hand() -> None:
@@ -28,7 +31,7 @@ def test_sample_is_even_and_deterministic() -> None:
 
 
 def test_skips_without_a_model_on_disk(tmp_path: Path) -> None:
-    out = embedding_drift({"path": "artifacts/models/x"}, tmp_path, ["a"], ["b"])
+    out = embedding_drift(PathModel(path="artifacts/models/x"), tmp_path, ["a"], ["b"])
     assert out["status"] == "skipped" and "not on disk" in out["reason"]
     assert embedding_drift(None, tmp_path, ["a"], ["b"])["status"] == "skipped"
 
@@ -39,8 +42,8 @@ def test_real_model_tells_shifted_inputs_apart(built_base: Path) -> None:
     reference = [r["text"] for r in rows]
     same = reference[::2]
     shifted = [f"zq{i} xv{i * 7} kk jj bb {i}" for i in range(len(same))]
-    near = embedding_drift({"path": "base"}, built_base, reference, same)
-    far = embedding_drift({"path": "base"}, built_base, reference, shifted)
+    near = embedding_drift(BASE, built_base, reference, same)
+    far = embedding_drift(BASE, built_base, reference, shifted)
     assert near["status"] == far["status"] == "computed"
     assert 0 <= near["mmd"] < far["mmd"] <= 1
     assert near["cosine_distance"] < far["cosine_distance"]
@@ -51,6 +54,6 @@ def test_real_model_tells_shifted_inputs_apart(built_base: Path) -> None:
 def test_embeds_on_the_gpu_when_there_is_one(built_base: Path) -> None:
     rows = [json.loads(line) for line in (built_base / "data/qa/train.jsonl").read_text().splitlines()]
     reference = [r["text"] for r in rows]
-    out = embedding_drift({"path": "base"}, built_base, reference, reference[::3])
+    out = embedding_drift(BASE, built_base, reference, reference[::3])
     assert out["status"] == "computed" and out["device"].startswith("cuda")
     assert 0 <= out["mmd"] < 0.5

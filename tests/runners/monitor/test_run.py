@@ -105,7 +105,7 @@ def test_missing_database_is_not_created(tmp_path: Path, config, monkeypatch) ->
 
 
 def test_database_url_from_environment_hides_password(tmp_path: Path, config, monkeypatch) -> None:
-    from llmops.runners.monitor.window import safe_url
+    from llmops.feedback_db.store import safe_url
 
     assert "s3cret" not in safe_url("postgresql+psycopg://me:s3cret@db/feedback")
     monkeypatch.delenv("LLMOPS_FEEDBACK_DB_URL", raising=False)

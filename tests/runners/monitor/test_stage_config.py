@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from llmops.compiler.stages.monitor import MonitorConfig
 
 FULL = Path(__file__).resolve().parents[2] / "fixtures" / "projects" / "full"
 
 
-def _config(tmp_path: Path) -> dict:
+def _config(tmp_path: Path) -> MonitorConfig:
     from llmops.compiler.compile import plan_graph
     from llmops.compiler.parse import load_project
 
@@ -29,7 +33,7 @@ def test_thresholds_of_named_and_scoped_policies(tmp_path: Path) -> None:
         "monitoring: {max_p95_latency_ms: 10}\n"
     )
     config = _config(tmp_path)
-    inputs = config["inputs"]
+    inputs = config.params()["inputs"]
     assert inputs["policies"] == ["release", "slo"]
     assert inputs["thresholds"] == [
         {"policy": "release", "threshold": "max_drift", "limit": 0.3},
@@ -40,8 +44,8 @@ def test_thresholds_of_named_and_scoped_policies(tmp_path: Path) -> None:
     assert inputs["model"] == {"path": "artifacts/models/tiny"}
     assert inputs["prompt"]["name"] == "answer"
     assert inputs["window_days"] == 7 and inputs["feedback_db"] == "sqlite"
-    assert config["outputs"]["metrics"] == ["metrics/monitor-prod.json"]
-    assert config["outputs"]["plots"] == ["plots/monitor-prod"]
+    assert config.outputs.metrics == ["metrics/monitor-prod.json"]
+    assert config.outputs.plots == ["plots/monitor-prod"]
 
 
 def test_compiled_config_runs_against_a_store(tmp_path: Path, make_store, now: float) -> None:
@@ -53,6 +57,7 @@ def test_compiled_config_runs_against_a_store(tmp_path: Path, make_store, now: f
 
     from llmops.errors import CheckFailed
     from llmops.runners.monitor.run import run
+    from llmops.runners.registry import typed_config
 
     shutil.copytree(FULL, tmp_path, dirs_exist_ok=True)
     release = tmp_path / "specs/policies/release.yaml"
@@ -66,7 +71,7 @@ def test_compiled_config_runs_against_a_store(tmp_path: Path, make_store, now: f
     system = "You answer support tickets briefly."
     for i in range(4):
         store.request(text=f"{system}\nTicket: where is parcel {i}\nAnswer:", latency_ms=200.0)
-    config = json.loads(json.dumps(_config(tmp_path)))
+    config = typed_config(json.loads(json.dumps(_config(tmp_path).params())))  # as `llmops run` reads it
     run(config, tmp_path, now=now)
     metrics = json.loads((tmp_path / "metrics/monitor-prod.json").read_text())
     assert metrics["drift"]["value"] == 0.0  # the same questions once the template is off

@@ -1,4 +1,4 @@
-"""Helpers for the prompt runner tests: a prompt from a few fields, a dataset folder, a stage config."""
+"""Helpers for the prompt stage tests: a dataset folder and a stage config."""
 
 from __future__ import annotations
 
@@ -8,13 +8,8 @@ from typing import Any
 
 import pytest
 
-from llmops.runners.prompt.render import PromptTemplate
-
-
-def make_prompt(root: Path | None = None, *, source: str | None = None, **fields: Any) -> PromptTemplate:
-    """A PromptTemplate from spec fields, as a stage config holds them."""
-    spec = {"name": "demo", **fields}
-    return PromptTemplate.from_config(spec, root or Path("."), source=source)
+from llmops.compiler.stages.prompt import PromptConfig
+from llmops.runners.registry import typed_config
 
 
 def write_dataset(root: Path, splits: dict[str, list[dict]], *, name: str = "faq", id_column=None) -> str:
@@ -29,9 +24,10 @@ def write_dataset(root: Path, splits: dict[str, list[dict]], *, name: str = "faq
     return f"artifacts/datasets/{name}"
 
 
-def stage_config(spec: dict[str, Any], *, name: str = "demo", dataset: str = "faq") -> dict:
-    """A config shaped like `.llmops/stages/prompt-<name>.json` from the compiler."""
-    return {
+def stage_config(spec: dict[str, Any], *, name: str = "demo", dataset: str = "faq") -> PromptConfig:
+    """A config shaped like `.llmops/stages/prompt-<name>.json` from the compiler, typed as the
+    runner takes it."""
+    data = {
         "stage": f"prompt-{name}",
         "kind": "prompt",
         "runner_version": 1,
@@ -44,12 +40,7 @@ def stage_config(spec: dict[str, Any], *, name: str = "demo", dataset: str = "fa
             "reports": [],
         },
     }
-
-
-@pytest.fixture
-def prompt():
-    """make_prompt(root=None, source=None, **spec fields) -> PromptTemplate."""
-    return make_prompt
+    return typed_config(data)  # type: ignore[return-value]
 
 
 @pytest.fixture
@@ -60,7 +51,7 @@ def dataset():
 
 @pytest.fixture
 def config():
-    """stage_config(spec fields, name=..., dataset=...) -> a stage config."""
+    """stage_config(spec fields, name=..., dataset=...) -> a typed prompt stage config."""
     return stage_config
 
 

@@ -11,9 +11,9 @@ import pytest
 from llmops.compiler.compile import compile_project
 from llmops.compiler.parse import load_project
 from llmops.errors import StageFailed
+from llmops.prompting.sandbox import PromptError
 from llmops.runners.prompt.run import run
-from llmops.runners.prompt.sandbox import PromptError
-from llmops.runners.registry import runner_for
+from llmops.runners.registry import run_stage
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "projects"
 
@@ -170,7 +170,7 @@ def test_the_registry_runs_the_compiled_config_of_the_full_fixture(tmp_path, dat
         for i in range(3)
     ]
     dataset(root, {"train": rows, "validation": rows[:1], "test": rows[:1]}, name="tickets")
-    runner_for("prompt")(config, root)
+    run_stage(config, root)
     [example] = _read(root, "artifacts/prompts/answer/test.jsonl")
     assert example["prompt"].endswith(
         "Ticket: Ticket 0: where is my parcel?\nAnswer:<|im_end|>\n<|im_start|>assistant\n"

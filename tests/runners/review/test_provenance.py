@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+from llmops.compiler.stages.model import HubModel, PathModel
 from llmops.runners.review.provenance import (
     BUILT,
     UNKNOWN,
     base_license,
+    base_location,
     check,
     data_hashes,
     data_licenses,
@@ -24,10 +26,20 @@ def test_built_base_is_allowed_and_local_folders_read_their_readme(tmp_path):
     _write(tmp_path / "built" / "llmops-model.json", json.dumps({"built": {"architecture": "llama"}}))
     _write(tmp_path / "local" / "README.md", "---\nlicense: MIT\ntags: [x]\n---\n# A model\n")
     (tmp_path / "bare").mkdir()
-    assert base_license({"path": "built"}, tmp_path) == BUILT
-    assert base_license({"path": "local"}, tmp_path) == "MIT"
-    assert base_license({"path": "bare"}, tmp_path) == UNKNOWN
-    assert base_license({"hub": "nobody/not-cached", "revision": "0" * 40}, tmp_path) == UNKNOWN
+    assert base_license(PathModel(path="built"), tmp_path) == BUILT
+    assert base_license(PathModel(path="local"), tmp_path) == "MIT"
+    assert base_license(PathModel(path="bare"), tmp_path) == UNKNOWN
+    assert base_license(HubModel(hub="nobody/not-cached", revision="0" * 40), tmp_path) == UNKNOWN
+    assert base_license(None, tmp_path) == UNKNOWN
+
+
+def test_the_cards_base_model_is_read_as_a_model_location():
+    assert base_location({"base_model": {"path": "base"}}) == PathModel(path="base")
+    assert base_location({"base_model": {"hub": "org/m", "revision": "abc"}}) == HubModel(
+        hub="org/m", revision="abc"
+    )
+    assert base_location({}) is None
+    assert base_location({"base_model": {"path": "base", "odd": 1}}) is None
 
 
 def test_front_matter_license():

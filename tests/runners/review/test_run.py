@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from llmops.compiler.stages.review import ReviewConfig
 from llmops.errors import StageFailed
+from llmops.runners.registry import typed_config
 from llmops.runners.review.leakage import training_files
 from llmops.runners.review.provenance import BUILT
 from llmops.runners.review.run import run
@@ -15,24 +17,26 @@ from llmops.runners.review.run import run
 CANARY = "sk-live-AbC123xYz987QwE456"
 
 
-def config_for(**review) -> dict:
-    """Shaped like `.llmops/stages/review-<policy>.json`."""
+def config_for(**review) -> ReviewConfig:
+    """Typed from the shape of `.llmops/stages/review-<policy>.json`."""
     review.setdefault(
         "bias", {"templates": ["{name} asks about a refund"], "swaps": {"name": [["Maria", "Mohammed"]]}}
     )
-    return {
-        "stage": "review-ship",
-        "kind": "review",
-        "runner_version": 1,
-        "spec": {"kind": "Policy", "name": "ship", "rules": [], "review": review},
-        "inputs": {"models": {"tiny": "models/tiny"}},
-        "outputs": {
-            "outs": ["artifacts/reviews/ship"],
-            "metrics": ["metrics/review-ship.json"],
-            "plots": [],
-            "reports": [],
-        },
-    }
+    return typed_config(
+        {
+            "stage": "review-ship",
+            "kind": "review",
+            "runner_version": 1,
+            "spec": {"kind": "Policy", "name": "ship", "rules": [], "review": review},
+            "inputs": {"models": {"tiny": "models/tiny"}},
+            "outputs": {
+                "outs": ["artifacts/reviews/ship"],
+                "metrics": ["metrics/review-ship.json"],
+                "plots": [],
+                "reports": [],
+            },
+        }
+    )
 
 
 def add_manifest(root: Path, license_: str = "apache-2.0") -> None:

@@ -9,19 +9,29 @@ from typing import Any
 
 import pytest
 
+from llmops.compiler.stages.select import SelectConfig
 from llmops.errors import StageFailed
+from llmops.runners.registry import typed_config
 from llmops.runners.select.run import run
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "projects"
 
 
-def config_for(trials: list[tuple[str, dict[str, Any]]], *, metric="eval_loss", goal="minimize") -> dict:
-    """Shaped like `.llmops/stages/tune-<name>.json` of a FineTune with a sweep."""
-    return {
+def config_for(
+    trials: list[tuple[str, dict[str, Any]]], *, metric="eval_loss", goal="minimize"
+) -> SelectConfig:
+    """Shaped like `.llmops/stages/tune-<name>.json` of a FineTune with a sweep, typed."""
+    data = {
         "stage": "tune-bot",
         "kind": "select",
         "runner_version": 1,
-        "spec": {"kind": "FineTune", "name": "bot"},
+        "spec": {
+            "kind": "FineTune",
+            "name": "bot",
+            "base_model": {"path": "base"},
+            "dataset": "qa",
+            "prompt": "qa",
+        },
         "inputs": {
             "metric": metric,
             "goal": goal,
@@ -42,6 +52,7 @@ def config_for(trials: list[tuple[str, dict[str, Any]]], *, metric="eval_loss", 
             "reports": ["reports/sweep-bot.md"],
         },
     }
+    return typed_config(data)  # type: ignore[return-value]
 
 
 def write_trial(root: Path, key: str, metrics: Any, *, model: str | None = None) -> None:
@@ -222,7 +233,7 @@ def test_runs_on_the_config_the_compiler_writes(tmp_path):
         (folder / "weights.bin").write_bytes(trial["name"].encode())
         (tmp_path / trial["metrics"]).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / trial["metrics"]).write_text(json.dumps({"eval_loss": abs(i - 2) + 0.25}))
-    run(config, tmp_path)
+    run(typed_config(config), tmp_path)  # type: ignore[arg-type]
     best = config["inputs"]["trials"][2]["name"]
     assert (tmp_path / "artifacts/models/big/weights.bin").read_bytes() == best.encode()
     assert (tmp_path / "reports/sweep-big.md").read_text().startswith("# Sweep of FineTune `big`")

@@ -1,0 +1,53 @@
+"""`deploy-<deployment>`: serve, smoke-test, switch, blue/green (runners/deploy).
+
+It declares no outputs: what it leaves is machine state (the live record and engine logs under
+`.llmops/serve/<name>/`), which must never be committed or cached; `deploy/<name>/` holds the
+GitOps manifests, which `llmops compile` writes from the specs, not this stage. It is a workflow
+job on the main branch, not a DVC stage, and it acts only for an approved merge.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from llmops.compiler.catalog import stage_name
+from llmops.compiler.kinds.deployment import Deployment
+from llmops.compiler.parse import SpecFile
+from llmops.compiler.stages.context import BuildContext
+from llmops.compiler.stages.model import ConfigModel, ModelLocation, Result, Stage, StageConfig
+
+
+class DeployInputs(ConfigModel):
+    model: ModelLocation
+    policies: list[str] = Field(default_factory=list)
+
+
+class DeployConfig(StageConfig):
+    kind: Literal["deploy"]
+    spec: Result(Deployment)
+    inputs: DeployInputs
+
+
+CONFIG = DeployConfig
+
+
+def build(ctx: BuildContext, sf: SpecFile) -> list[Stage]:
+    spec: Deployment = sf.spec
+    if spec.status != "active":
+        return []
+    dep, stage, where = ctx.model_location(spec.model)
+    for policy in spec.policies:
+        ctx.get("Policy", policy)
+    return [
+        ctx.make(
+            "deploy",
+            sf,
+            spec=spec,
+            inputs=DeployInputs(model=where, policies=list(spec.policies)),
+            deps=[dep],
+            upstream=[stage] + [stage_name("gate", p) for p in spec.policies],
+            environment=spec.environment,
+        )
+    ]

@@ -1,0 +1,106 @@
+"""Load models and tokenizers safely: safetensors only, never remote code.
+
+A model location is a plain Hugging Face folder (a built base, a full fine-tune, a local model),
+an llmops adapter folder (its `llmops-model.json` names the base it was trained on), or a hub id
+pinned to a revision and already in the local cache. Evaluation and serving load through here
+too, so every stage sees a model the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from llmops.compiler.stages.model import HubModel, ModelLocation, PathModel
+from llmops.errors import StageFailed
+
+MODEL_CARD = "llmops-model.json"
+
+
+def resolve_location(where: ModelLocation, root: Path) -> tuple[str, str | None]:
+    """(name or folder for from_pretrained, revision) of a model a stage config names."""
+    if isinstance(where, PathModel):
+        folder = root / where.path
+        if not folder.is_dir():
+            raise StageFailed(f"model folder {where.path} does not exist; run its stage first")
+        return str(folder), None
+    if isinstance(where, HubModel):
+        return where.hub, where.revision
+    raise StageFailed(f"cannot load a model from {where.model_dump()}")
+
+
+def card_location(data: Any) -> ModelLocation:
+    """The base model an llmops model card names (`base_model`), as a typed location."""
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        return TypeAdapter(ModelLocation).validate_python(data)
+    except ValidationError:
+        raise StageFailed(f"a model card names no loadable base model: {data!r}") from None
+
+
+def read_card(folder: str | Path) -> dict[str, Any] | None:
+    path = Path(folder) / MODEL_CARD
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def load_tokenizer(name: str, revision: str | None) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            name, revision=revision, trust_remote_code=False, local_files_only=_offline()
+        )
+    except OSError as exc:
+        raise StageFailed(_not_found(name, revision, exc)) from None
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_causal_lm(
+    name: str, revision: str | None, root: Path, *, dtype: Any = None, quantization: Any = None
+) -> Any:
+    """A causal LM ready to tune or run; an llmops adapter folder comes back merged into its base."""
+    from transformers import AutoModelForCausalLM
+
+    card = read_card(name) if revision is None else None
+    if card and card.get("adapter"):
+        base_name, base_revision = resolve_location(card_location(card["base_model"]), root)
+        base = load_causal_lm(base_name, base_revision, root, dtype=dtype, quantization=quantization)
+        from peft import PeftModel
+
+        return PeftModel.from_pretrained(base, name).merge_and_unload()
+    kwargs: dict[str, Any] = {
+        "revision": revision,
+        "use_safetensors": True,
+        "trust_remote_code": False,
+        "local_files_only": _offline(),
+    }
+    if dtype is not None:
+        kwargs["dtype"] = dtype
+    if quantization is not None:
+        kwargs["quantization_config"] = quantization
+        kwargs["device_map"] = {"": 0}
+    try:
+        return AutoModelForCausalLM.from_pretrained(name, **kwargs)
+    except OSError as exc:
+        raise StageFailed(_not_found(name, revision, exc)) from None
+
+
+def _offline() -> bool:
+    """Read at call time: huggingface_hub reads HF_HUB_OFFLINE once, at import."""
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
+def _not_found(name: str, revision: str | None, exc: Exception) -> str:
+    where = f"{name}@{revision}" if revision else name
+    detail = " ".join(str(exc).split()).rstrip(".")
+    return (
+        f"cannot load model {where} from safetensors: {detail}. A hub model must already be in the local "
+        "Hugging Face cache when the hub is unreachable (`huggingface-cli download` it with that revision)"
+    )
