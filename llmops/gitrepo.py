@@ -39,3 +39,15 @@ def find_commit(repo: Any, ref: str, noun: str = "git ref") -> Any:
         return repo.commit(ref)
     except (git.BadName, ValueError, git.GitCommandError):
         raise UsageError(f"unknown {noun} '{ref}'") from None
+
+
+def blob_text(tree: Any, path: str, *, errors: str = "replace") -> str | None:
+    """A file's text in a commit's tree; None when there is no such file. With
+    `errors="strict"` a file that is not UTF-8 raises UnicodeDecodeError."""
+    try:
+        blob = tree / path
+    except KeyError:
+        return None
+    if blob.type != "blob":
+        return None
+    return blob.data_stream.read().decode("utf-8", errors)  # type: ignore[no-any-return]

@@ -33,6 +33,26 @@ for key, value in {
 
 
 @pytest.fixture
+def echo_kind(monkeypatch, tmp_path) -> Path:
+    """Register the test-only `Echo` spec kind and `echo` stage kind (tests/fixtures/kinds/), the
+    way the add-a-kind checklist adds one, and return a copy of its project."""
+    import importlib
+
+    from llmops.compiler import catalog
+    from llmops.compiler.kinds import ALL_KINDS, SPEC_KINDS
+
+    kinds = REPO / "tests" / "fixtures" / "kinds"
+    monkeypatch.syspath_prepend(str(kinds))
+    row = importlib.import_module("echo_kind").ROW
+    spec_model = importlib.import_module("echo_kind.spec").Echo
+    monkeypatch.setitem(SPEC_KINDS, "Echo", spec_model)
+    monkeypatch.setitem(ALL_KINDS, "Echo", spec_model)
+    monkeypatch.setattr(catalog, "CATALOG", (*catalog.CATALOG, row))
+    monkeypatch.setitem(catalog.KINDS, "echo", row)
+    return Path(shutil.copytree(kinds / "project", tmp_path / "echo-project"))
+
+
+@pytest.fixture
 def fixture_project(tmp_path: Path):
     """Copy a golden project into a temporary folder and return its path."""
 

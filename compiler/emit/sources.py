@@ -14,30 +14,48 @@ import hashlib
 import json
 from collections.abc import Iterable
 
+from llmops.compiler.emit.dvc import json_text
 from llmops.compiler.emit.header import HEADER_TEXT
 from llmops.compiler.parse import SpecFile
 from llmops.compiler.stages.model import Stage, result_fields
 
 
-def sources_digest(files: Iterable[SpecFile]) -> str:
-    body = [[sf.path, result_fields(sf.spec)] for sf in sorted(files, key=lambda f: f.path)]
-    text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return text_digest(text)
+def spec_fingerprint(sf: SpecFile) -> str:
+    """One spec file's path and result fields as canonical JSON."""
+    return json.dumps(
+        [sf.path, result_fields(sf.spec)], sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
+
+
+def sources_digest(files: Iterable[SpecFile], cache: dict[str, str] | None = None) -> str:
+    """The digest of these spec files' result fields; `cache` keeps each file's fingerprint
+    across the stages of one compile (a spec is the source of several stages)."""
+    pieces = []
+    for sf in sorted(files, key=lambda f: f.path):
+        if cache is None:
+            pieces.append(spec_fingerprint(sf))
+        else:
+            if sf.path not in cache:
+                cache[sf.path] = spec_fingerprint(sf)
+            pieces.append(cache[sf.path])
+    return text_digest("\n".join(pieces))
 
 
 def text_digest(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def sources_text(stage: Stage, by_path: dict[str, SpecFile], config_text: str) -> str:
+def sources_text(
+    stage: Stage, by_path: dict[str, SpecFile], config_text: str, cache: dict[str, str] | None = None
+) -> str:
     body = {
         "//": HEADER_TEXT,
         "stage": stage.name,
         "config": text_digest(config_text),
         "specs": list(stage.sources),
-        "digest": sources_digest(by_path[p] for p in stage.sources),
+        "digest": sources_digest((by_path[p] for p in stage.sources), cache),
     }
-    return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return json_text(body)
 
 
 def emit_sources(

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from llmops.audit import codeowners
 from llmops.audit.history import parse_trailers
-from llmops.audit.tree import blob_text
 from llmops.audit.verdict import Verdict
+from llmops.gitrepo import blob_text
 
 NOREPLY = "@users.noreply.github.com"
 # (org, team slug) -> member logins; needs a token that can read the organisation's teams.

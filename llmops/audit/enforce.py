@@ -29,11 +29,12 @@ from llmops.audit.approvals import TeamFetcher, approvers, check_codeowners, che
 from llmops.audit.history import ReviewFetcher, landing
 from llmops.audit.scope import STAGES_DIR, Scope, deployment_scope, landing_scope
 from llmops.audit.specs import read_commit_specs
-from llmops.audit.tree import blob_text, load_yaml
+from llmops.audit.tree import load_yaml
 from llmops.audit.verdict import Verdict
 from llmops.compiler.governance import policies_governing
 from llmops.compiler.kinds import Policy, Project
 from llmops.gates import gate_record
+from llmops.gitrepo import blob_text
 
 
 def check(

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmops.audit.specs import CommitSpecs, SpecEntry, entry_note, read_commit_specs
-from llmops.audit.tree import blob_text, load_yaml
+from llmops.audit.tree import load_yaml
 from llmops.audit.verdict import Verdict
 from llmops.compiler.kinds import Deployment, FineTune, Policy
+from llmops.gitrepo import blob_text
 
 STAGES_DIR = ".llmops/stages"
 

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from llmops.compiler.kinds import SPEC_KINDS, Policy, Project
 from llmops.compiler.parse import PROJECT_FILE, SpecFile, parse_project_file, parse_specs, spec_paths
 from llmops.compiler.read_yaml import SourceDoc, load_text
+from llmops.gitrepo import blob_text
 
 _GLOB = set("*?[")
 
@@ -98,7 +99,7 @@ def read_commit_specs(tree, prefix: str = "") -> CommitSpecs:
     unreadable: dict[str, str] = {}
     for rel in spec_paths(project, candidates):
         try:
-            sources[rel] = _text(tree, prefix + rel) or ""
+            sources[rel] = blob_text(tree, prefix + rel, errors="strict") or ""
         except UnicodeDecodeError as exc:
             unreadable[rel] = f"not UTF-8 text ({exc.reason})"
     project_file = SpecFile(project, SourceDoc(PROJECT_FILE, {}))
@@ -167,7 +168,7 @@ def _drop(data: dict[str, Any], loc: tuple[str | int, ...]) -> bool:
 def _project(tree, prefix: str) -> tuple[Project, list[str]]:
     """llmops.yaml as the compiler reads it; leniently (and saying why) when it does not parse."""
     try:
-        text = _text(tree, prefix + PROJECT_FILE)
+        text = blob_text(tree, prefix + PROJECT_FILE, errors="strict")
     except UnicodeDecodeError as exc:
         return _salvaged_project({}), [f"{PROJECT_FILE}: not UTF-8 text ({exc.reason})"]
     if text is None:
@@ -215,14 +216,3 @@ def _candidate_paths(tree, prefix: str, project: Project) -> list[str]:
             if item.type == "blob" and item.path.startswith(prefix):
                 found.add(item.path[len(prefix) :])
     return sorted(found)
-
-
-def _text(tree, path: str) -> str | None:
-    """A blob's text; None when there is no such file. Raises UnicodeDecodeError."""
-    try:
-        blob = tree / path
-    except KeyError:
-        return None
-    if blob.type != "blob":
-        return None
-    return blob.data_stream.read().decode("utf-8")

@@ -15,6 +15,7 @@ from llmops.compiler.catalog import spec_of_stage, stage_name
 from llmops.compiler.governance import policies_governing
 from llmops.compiler.kinds import Deployment, Policy
 from llmops.compiler.kinds.common import ModelRef
+from llmops.gitrepo import blob_text
 
 # The figures an audit row shows; the full files stay in git for whoever needs more.
 TUNE_METRICS = ("eval_loss", "eval_perplexity", "train_loss", "steps")
@@ -25,16 +26,6 @@ def load_yaml(text: str) -> Any:
     from ruamel.yaml import YAML
 
     return YAML(typ="safe", pure=True).load(text)
-
-
-def blob_text(tree, path: str) -> str | None:
-    try:
-        blob = tree / path
-    except KeyError:
-        return None
-    if blob.type != "blob":
-        return None
-    return blob.data_stream.read().decode("utf-8", "replace")
 
 
 def json_blob(tree, path: str) -> Any:

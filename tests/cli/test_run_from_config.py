@@ -3,38 +3,17 @@ only the spec files the stage came from, and refuses a config the specs no longe
 
 from __future__ import annotations
 
-import importlib
-import shutil
-from pathlib import Path
-
 import pytest
 
 from llmops.cli.main import main
-from llmops.compiler import catalog
-from llmops.compiler.kinds import ALL_KINDS, SPEC_KINDS
-
-KINDS_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kinds"
-
-
-def copy_project(tmp_path: Path) -> Path:
-    """The project of tests/fixtures/kinds/: valid only once the Echo kind is registered."""
-    return Path(shutil.copytree(KINDS_FIXTURES / "project", tmp_path / "project"))
 
 
 @pytest.fixture
-def echo_project(monkeypatch, tmp_path):
-    monkeypatch.syspath_prepend(str(KINDS_FIXTURES))
-    echo = importlib.import_module("echo_kind")
-    spec_model = importlib.import_module("echo_kind.spec").Echo
-    monkeypatch.setitem(SPEC_KINDS, "Echo", spec_model)
-    monkeypatch.setitem(ALL_KINDS, "Echo", spec_model)
-    monkeypatch.setattr(catalog, "CATALOG", (*catalog.CATALOG, echo.ROW))
-    monkeypatch.setitem(catalog.KINDS, "echo", echo.ROW)
-    root = copy_project(tmp_path)
+def echo_project(echo_kind):
     for n in range(30):  # specs the stage does not come from: never read by `llmops run`
-        (root / f"specs/other-{n}.yaml").write_text(f"kind: Echo\nname: other-{n}\nsource: notes.txt\n")
-    assert main(["-C", str(root), "compile"]) == 0
-    return root
+        (echo_kind / f"specs/other-{n}.yaml").write_text(f"kind: Echo\nname: other-{n}\nsource: notes.txt\n")
+    assert main(["-C", str(echo_kind), "compile"]) == 0
+    return echo_kind
 
 
 def test_a_stage_runs_without_compiling_the_project(echo_project, monkeypatch):

@@ -3,9 +3,7 @@ the add-a-kind checklist of ARCHITECTURE.md works for a kind that lives only in 
 
 from __future__ import annotations
 
-import importlib
 import json
-import shutil
 import typing
 from pathlib import Path
 
@@ -13,16 +11,8 @@ import pytest
 
 from llmops.compiler import catalog
 from llmops.compiler.catalog import CATALOG, KINDS, stage_name
-from llmops.compiler.kinds import ALL_KINDS, SPEC_KINDS
+from llmops.compiler.kinds import SPEC_KINDS
 from llmops.compiler.stages.model import StageConfig
-
-KINDS_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kinds"
-
-
-def copy_project(tmp_path: Path) -> Path:
-    """The project of tests/fixtures/kinds/: valid only once the Echo kind is registered."""
-    return Path(shutil.copytree(KINDS_FIXTURES / "project", tmp_path / "project"))
-
 
 RUNNERS = Path(__file__).resolve().parents[2] / "runners"
 
@@ -61,19 +51,11 @@ def test_only_approved_kinds_act_on_the_world():
     assert all(KINDS[k].needs_approval and not KINDS[k].in_pipeline for k in acting)
 
 
-def test_a_test_only_kind_needs_a_model_a_builder_a_runner_and_a_row(monkeypatch, tmp_path):
+def test_a_test_only_kind_needs_a_model_a_builder_a_runner_and_a_row(echo_kind):
     """The checklist, exercised: nothing else in the tree is edited to add `Echo`."""
-    monkeypatch.syspath_prepend(str(KINDS_FIXTURES))
-    echo = importlib.import_module("echo_kind")
-    spec_model = importlib.import_module("echo_kind.spec").Echo
-    monkeypatch.setitem(SPEC_KINDS, "Echo", spec_model)
-    monkeypatch.setitem(ALL_KINDS, "Echo", spec_model)
-    monkeypatch.setattr(catalog, "CATALOG", (*CATALOG, echo.ROW))
-    monkeypatch.setitem(KINDS, "echo", echo.ROW)
-
     from llmops.cli.main import main
 
-    root = copy_project(tmp_path)
+    root = echo_kind
     assert main(["-C", str(root), "compile"]) == 0
     dvc = (root / "dvc.yaml").read_text(encoding="utf-8")
     assert "echo-first:" in dvc and "echo-second:" in dvc
@@ -84,19 +66,13 @@ def test_a_test_only_kind_needs_a_model_a_builder_a_runner_and_a_row(monkeypatch
     assert (root / "artifacts/echo/second.txt").read_text(encoding="utf-8") == "HELLO, CATALOG\n"
 
 
-def test_a_test_only_kind_gets_its_references_checked(monkeypatch, tmp_path, capsys):
-    monkeypatch.syspath_prepend(str(KINDS_FIXTURES))
-    echo = importlib.import_module("echo_kind")
-    spec_model = importlib.import_module("echo_kind.spec").Echo
-    monkeypatch.setitem(SPEC_KINDS, "Echo", spec_model)
-    monkeypatch.setitem(ALL_KINDS, "Echo", spec_model)
-    monkeypatch.setattr(catalog, "CATALOG", (*CATALOG, echo.ROW))
-    monkeypatch.setitem(KINDS, "echo", echo.ROW)
+def test_a_test_only_kind_gets_its_references_checked(echo_kind, capsys):
     from llmops.cli.main import main
 
-    root = copy_project(tmp_path)
-    (root / "specs/second.yaml").write_text("kind: Echo\nname: second\nsource: notes.txt\nafter: frist\n")
-    assert main(["-C", str(root), "validate"]) == 2
+    (echo_kind / "specs/second.yaml").write_text(
+        "kind: Echo\nname: second\nsource: notes.txt\nafter: frist\n"
+    )
+    assert main(["-C", str(echo_kind), "validate"]) == 2
     err = capsys.readouterr().err
     assert "specs/second.yaml:4" in err and "unknown Echo 'frist'" in err and "first" in err
 
