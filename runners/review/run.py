@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmops.atomic import replace_dir, write_text
+from llmops.compiler.catalog import spec_of_stage, stage_name
+from llmops.compiler.kinds.common import ModelRef
 from llmops.compiler.kinds.evalsuite import Generation
 from llmops.compiler.stages.model import PathModel
 from llmops.errors import StageFailed
@@ -141,15 +143,19 @@ def evaluations(name: str, metrics_dir: Path) -> dict[str, dict[str, Any]]:
     """This model's figures from every `eval-*.json` that names it (`finetune:<name>`, or the
     bare name), intervals left out."""
     found: dict[str, dict[str, Any]] = {}
-    for file in sorted(metrics_dir.glob("eval-*.json")):
+    for file in sorted(metrics_dir.glob(f"{stage_name('eval', '*')}.json")):
+        suite = spec_of_stage("eval", file.stem)
+        if suite is None:
+            continue
         try:
             document = json.loads(file.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError):
             continue
         scored = (document.get("models") or {}) if isinstance(document, dict) else {}
-        figures = scored.get(f"finetune:{name}", scored.get(name)) if isinstance(scored, dict) else None
+        label = ModelRef(finetune=name).label
+        figures = scored.get(label, scored.get(name)) if isinstance(scored, dict) else None
         if isinstance(figures, dict):
-            found[file.stem.removeprefix("eval-")] = {
+            found[suite] = {
                 k: v for k, v in sorted(figures.items()) if not k.endswith(("_ci_low", "_ci_high"))
             }
     return found
