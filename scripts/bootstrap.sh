@@ -12,4 +12,9 @@ fi
 # machine. Set TORCH_SPEC (for example "torch==2.13.0 --index-url ...cu128") on GPU machines.
 # shellcheck disable=SC2086
 .venv/bin/python -m pip install --quiet --disable-pip-version-check ${TORCH_SPEC:-torch==2.13.0}
+# This project installs as `llmops-gitops` (`llmops` on the index is someone else's); a venv made
+# before the rename still holds it under the old name: remove that, or both would claim `llmops`.
+if .venv/bin/python -m pip show llmops >/dev/null 2>&1; then
+  .venv/bin/python -m pip uninstall --quiet --yes llmops
+fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'

@@ -151,7 +151,7 @@ def emit_workflows(index: Index, graph: StageGraph) -> dict[str, str]:
 
 def llmops_requirement(project: Project) -> str:
     """The pip requirement CI installs: the configured one, else exactly this llmops version."""
-    return project.ci.llmops_requirement or f"llmops=={llmops.__version__}"
+    return project.ci.llmops_requirement or f"{llmops.DISTRIBUTION}=={llmops.__version__}"
 
 
 def check_workflow(path: str, text: str) -> None:
@@ -282,7 +282,7 @@ _REQUIREMENT = re.compile(r"^(?P<name>\.|[A-Za-z0-9._-]+)(?:\[(?P<extras>[A-Za-z
 
 
 def with_extras(requirement: str, extras: tuple[str, ...]) -> str:
-    """`llmops==0.2` + (train,) -> `llmops[train]==0.2`; `.` -> `.[train]`; extras merge."""
+    """`llmops-gitops==0.2` + (train,) -> `llmops-gitops[train]==0.2`; `.` -> `.[train]`; extras merge."""
     match = _REQUIREMENT.match(requirement)
     if not extras or match is None:
         return requirement

@@ -11,7 +11,7 @@ from llmops.compiler.kinds.common import Environment, Name, RelPath, RunnerLabel
 PipRequirement = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9._\[\]\-]+(?:[=<>!~]=?[A-Za-z0-9.*+-]+)?$|^\.(\[[a-z,-]+\])?$"),
-    Field(description="A pip requirement: a name, extras and a version (`llmops==0.2.0`), or `.`."),
+    Field(description="A pip requirement: a name, extras and a version (`llmops-gitops==0.2.0`), or `.`."),
 ]
 Branch = Annotated[
     str,

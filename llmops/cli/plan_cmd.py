@@ -7,7 +7,7 @@ import sys
 from pathlib import Path, PurePosixPath
 
 from llmops.errors import LlmopsError
-from llmops.gitrepo import find_commit, open_repo
+from llmops.gitrepo import blob_text, find_commit, open_repo
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -26,15 +26,19 @@ def cmd_plan(args: argparse.Namespace) -> int:
         for item in commit.tree.traverse()
         if item.type == "blob" and item.path.startswith(prefix)
     }
+
+    def text(rel: str) -> str:
+        return blob_text(commit.tree, prefix + rel, errors="strict") or ""
+
     base = None
     base_spec_files: set[str] = set()
     if PROJECT_FILE in blobs:
         try:
-            project_file, errors = parse_project_file(_text(blobs[PROJECT_FILE]))
+            project_file, errors = parse_project_file(text(PROJECT_FILE))
             if project_file is not None and not errors:
                 paths = spec_paths(project_file.spec, list(blobs))
                 base_spec_files = set(paths)
-                _, base = plan_graph(parse_specs(project_file, {p: _text(blobs[p]) for p in paths}))
+                _, base = plan_graph(parse_specs(project_file, {p: text(p) for p in paths}))
         except (LlmopsError, UnicodeDecodeError):
             base = None
     changed = _changed_paths(repo, commit, prefix)
@@ -43,10 +47,6 @@ def cmd_plan(args: argparse.Namespace) -> int:
     render = {"text": plan_text, "markdown": plan_markdown, "json": plan_json}[args.format]
     sys.stdout.write(render(plan))
     return 0
-
-
-def _text(blob) -> str:
-    return blob.data_stream.read().decode("utf-8")
 
 
 def _changed_paths(repo, commit, prefix: str) -> dict[str, str]:

@@ -44,7 +44,7 @@ storage:
 governance:
   main_branch: trunk
 ci:
-  llmops_requirement: "llmops==0.1.0"
+  llmops_requirement: "llmops-gitops==0.1.0"
   python: python3.12
 """
 
@@ -368,7 +368,7 @@ def test_remote_comes_from_env_not_the_run_line(docs: dict[str, dict[str, Any]])
 
 def test_install_step_reads_requirement_and_python_from_env(docs: dict[str, dict[str, Any]]) -> None:
     install = steps_of(docs[PR_WORKFLOW]["jobs"]["validate"])[1]
-    assert install["env"] == {"LLMOPS_PYTHON": "python3.12", "LLMOPS_REQUIREMENT": "llmops==0.1.0"}
+    assert install["env"] == {"LLMOPS_PYTHON": "python3.12", "LLMOPS_REQUIREMENT": "llmops-gitops==0.1.0"}
     assert '"$RUNNER_TEMP/llmops-venv"' in install["run"]
     assert '"$LLMOPS_REQUIREMENT"' in install["run"]
     assert '>> "$GITHUB_PATH"' in install["run"]
@@ -378,11 +378,11 @@ def test_default_requirement_is_this_llmops_version(tmp_path: Path) -> None:
     import llmops
 
     root = write_project(tmp_path)
-    text = (root / "llmops.yaml").read_text().replace('  llmops_requirement: "llmops==0.1.0"\n', "")
+    text = (root / "llmops.yaml").read_text().replace('  llmops_requirement: "llmops-gitops==0.1.0"\n', "")
     (root / "llmops.yaml").write_text(text)
     doc = yaml.safe_load(workflows(compile_at(root))[PR_WORKFLOW])
     install = steps_of(doc["jobs"]["validate"])[1]
-    assert install["env"]["LLMOPS_REQUIREMENT"] == f"llmops=={llmops.__version__}"
+    assert install["env"]["LLMOPS_REQUIREMENT"] == f"llmops-gitops=={llmops.__version__}"
 
 
 def test_without_a_remote_there_is_no_pull_or_push(tmp_path: Path) -> None:
@@ -565,15 +565,16 @@ def test_stage_jobs_install_the_extras_their_runner_needs():
     assert with_extras("llmops==0.2.0", ("train",)) == "llmops[train]==0.2.0"
     assert with_extras("llmops[train]>=0.2", ("eval", "train")) == "llmops[eval,train]>=0.2"
     assert with_extras("llmops", ()) == "llmops"
+    assert with_extras("llmops-gitops==0.2.0", ("train",)) == "llmops-gitops[train]==0.2.0"
 
 
 def test_generated_jobs_carry_runner_extras():
     expected = Path(__file__).parents[2] / "fixtures/projects/full/expected/.github/workflows/llmops-pr.yml"
     text = expected.read_text()
-    assert 'LLMOPS_REQUIREMENT: "llmops[train]==0.1.0"' in text  # the built base and LoRA
-    assert 'LLMOPS_REQUIREMENT: "llmops[deepspeed,qlora,train]==0.1.0"' in text  # QLoRA sweep, 2 GPUs
-    assert 'LLMOPS_REQUIREMENT: "llmops[eval,train]==0.1.0"' in text
-    assert 'LLMOPS_REQUIREMENT: "llmops==0.1.0"' in text  # validate and the metrics diff
+    assert 'LLMOPS_REQUIREMENT: "llmops-gitops[train]==0.1.0"' in text  # the built base and LoRA
+    assert 'LLMOPS_REQUIREMENT: "llmops-gitops[deepspeed,qlora,train]==0.1.0"' in text  # QLoRA sweep, 2 GPUs
+    assert 'LLMOPS_REQUIREMENT: "llmops-gitops[eval,train]==0.1.0"' in text
+    assert 'LLMOPS_REQUIREMENT: "llmops-gitops==0.1.0"' in text  # validate and the metrics diff
 
 
 GATE_RUN = 'llmops gate "$LLMOPS_POLICY" --format markdown --annotations >> "$GITHUB_STEP_SUMMARY"'

@@ -1,6 +1,6 @@
 """The real vLLM path on a CUDA machine: multi-LoRA over a built base, smoke-tested, made live.
 
-Skipped without CUDA (tests/conftest.py) or without vLLM (`pip install llmops[gpu]`). The base
+Skipped without CUDA (tests/conftest.py) or without vLLM (`pip install llmops-gitops[gpu]`). The base
 is built with a head size vLLM's attention kernels take (64), unlike the CPU tests' tiny one.
 """
 
