@@ -190,7 +190,7 @@ def parse_files(root: Path, paths: list[str], *, project: str = PROJECT_FILE) ->
     files = []
     for rel in paths:
         path = root / rel
-        if ".." in rel.split("/") or not path.is_file():
+        if rel.startswith("/") or ".." in rel.split("/") or not path.is_file():
             return None
         doc, errors = load_text(rel, _read(path, rel))
         if doc is None or errors:

@@ -15,10 +15,9 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+from llmops.compiler.layout import STAGE_CONFIG_DIR, STAGE_SOURCES_DIR
 from llmops.compiler.parse import SpecFile
 
-STAGE_CONFIG_DIR = ".llmops/stages"
-STAGE_SOURCES_DIR = ".llmops/sources"
 # Fields that never change a stage's result: editing them reruns nothing. (`status` decides
 # whether a stage exists at all; an active spec's stages do not depend on it.)
 NOT_RESULT_FIELDS = {"description": True, "tags": True, "apiVersion": True, "status": True}

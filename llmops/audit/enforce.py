@@ -27,12 +27,14 @@ import json
 
 from llmops.audit.approvals import TeamFetcher, approvers, check_codeowners, check_count, check_reviewers
 from llmops.audit.history import ReviewFetcher, landing
-from llmops.audit.scope import STAGES_DIR, Scope, deployment_scope, landing_scope
+from llmops.audit.scope import Scope, deployment_scope, landing_scope
 from llmops.audit.specs import read_commit_specs
 from llmops.audit.tree import load_yaml
 from llmops.audit.verdict import Verdict
+from llmops.compiler.catalog import stage_name
 from llmops.compiler.governance import policies_governing
 from llmops.compiler.kinds import Policy, Project
+from llmops.compiler.layout import STAGE_CONFIG_DIR
 from llmops.gates import gate_record
 from llmops.gitrepo import blob_text
 
@@ -163,7 +165,7 @@ def _check_gate(verdict: Verdict, tree, prefix: str, policy: str) -> None:
     from llmops.compiler.stages.gate import GateConfig
 
     name = f"gate {policy}"
-    config_path = f"{prefix}{STAGES_DIR}/gate-{policy}.json"
+    config_path = f"{prefix}{STAGE_CONFIG_DIR}/{stage_name('gate', policy)}.json"
     text = blob_text(tree, config_path)
     if text is None:
         verdict.add(name, False, f"{config_path} is not committed: run `llmops compile` and commit it")

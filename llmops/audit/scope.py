@@ -17,9 +17,8 @@ from llmops.audit.specs import CommitSpecs, SpecEntry, entry_note, read_commit_s
 from llmops.audit.tree import load_yaml
 from llmops.audit.verdict import Verdict
 from llmops.compiler.kinds import Deployment, FineTune, Policy
+from llmops.compiler.layout import STAGE_CONFIG_DIR
 from llmops.gitrepo import blob_text
-
-STAGES_DIR = ".llmops/stages"
 
 
 @dataclass
@@ -110,7 +109,7 @@ def _add_pipeline_scope(scope: Scope, tree, prefix: str, paths: list[str], locke
     `locked`: the stages whose dvc.lock entry the landing changed."""
     changed = set(paths)
     try:
-        folder = tree / (prefix + STAGES_DIR)
+        folder = tree / (prefix + STAGE_CONFIG_DIR)
     except KeyError:
         return
     for item in folder.traverse():

@@ -13,11 +13,12 @@ from pathlib import Path
 
 from llmops.atomic import write_many
 from llmops.compiler.emit.header import HEADER_TEXT
+from llmops.compiler.layout import STAGE_CONFIG_DIR, STAGE_SOURCES_DIR
 from llmops.errors import CheckFailed
 
 OWNED_PATTERNS = (
-    ".llmops/stages/*.json",
-    ".llmops/sources/*.json",
+    f"{STAGE_CONFIG_DIR}/*.json",
+    f"{STAGE_SOURCES_DIR}/*.json",
     ".github/workflows/llmops-*.yml",
     ".llmops/schema.json",
     "dvc.yaml",

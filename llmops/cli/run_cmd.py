@@ -17,10 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from llmops.compiler.catalog import stage_name
+from llmops.compiler.layout import STAGE_CONFIG_DIR as CONFIG_DIR
+from llmops.compiler.layout import STAGE_SOURCES_DIR as SOURCES_DIR
 from llmops.errors import CheckFailed, LlmopsError, UsageError
 
-CONFIG_DIR = ".llmops/stages"
-SOURCES_DIR = ".llmops/sources"
 _STALE = "does not match the specs; run `llmops compile` first"
 
 
@@ -105,6 +106,8 @@ def check_deploy_allowed(project: str, deployment: str) -> None:
     from llmops.cli.enforcement import refusal_message, verdict_for
     from llmops.gitrepo import open_repo
 
+    stage = stage_name("deploy", deployment)
+
     repo, prefix = open_repo(project, "the audit is read from git history")
     changed = sorted(
         {d.a_path or d.b_path for d in repo.index.diff(None)}
@@ -114,7 +117,7 @@ def check_deploy_allowed(project: str, deployment: str) -> None:
     if changed:
         shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
         raise CheckFailed(
-            f"refused: deploy-{deployment} runs only from a clean checkout of a merged commit; "
+            f"refused: {stage} runs only from a clean checkout of a merged commit; "
             f"uncommitted changes: {shown}"
         )
     verdict = verdict_for(project, "HEAD", None, deployment, None)
@@ -123,5 +126,5 @@ def check_deploy_allowed(project: str, deployment: str) -> None:
     pr = f"pull request #{verdict.pr}" if verdict.pr else "its pull request"
     approved = ", ".join(verdict.approvals) or "nobody (none needed)"
     gates = ", ".join(verdict.policies) or "none"
-    print(f"deploy-{deployment}: {verdict.commit[:10]} arrived through {pr}, approved by {approved}")
-    print(f"deploy-{deployment}: gates passed at that commit: {gates}")
+    print(f"{stage}: {verdict.commit[:10]} arrived through {pr}, approved by {approved}")
+    print(f"{stage}: gates passed at that commit: {gates}")

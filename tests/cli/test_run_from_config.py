@@ -57,3 +57,17 @@ def test_a_hand_edited_config_is_refused(echo_project, capsys):
     config.write_text(config.read_text().replace('"shout": true', '"shout": false'))
     assert main(["-C", str(echo_project), "run", "echo-first"]) == 2
     assert "does not match the specs" in capsys.readouterr().err
+
+
+def test_a_sources_file_cannot_point_outside_the_project(echo_project, tmp_path):
+    """A tampered sources file that names files outside the project is not read: the stage
+    falls back to compiling the project, which gives the exact answer."""
+    from llmops.compiler.parse import parse_files
+
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("kind: Echo\nname: first\nsource: notes.txt\n")
+    assert parse_files(echo_project, [str(outside)]) is None
+    assert parse_files(echo_project, ["../outside.yaml"]) is None
+    sources = echo_project / ".llmops/sources/echo-first.json"
+    sources.write_text(sources.read_text().replace('"specs/first.yaml"', f'"{outside}"'))
+    assert main(["-C", str(echo_project), "run", "echo-first"]) == 0
