@@ -11,7 +11,7 @@ live only in the spec models.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
@@ -79,8 +79,6 @@ class StageConfig(ConfigModel):
     kind: str
     runner_version: int
     outputs: Outputs
-
-    STAGE_KIND: ClassVar[str] = ""
 
     def params(self) -> dict[str, Any]:
         """The JSON data written to `.llmops/stages/<stage>.json`."""
