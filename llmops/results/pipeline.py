@@ -1,0 +1,131 @@
+"""The pipeline as DVC runs it, read from a `dvc.yaml` text: stages, what each reads, what each
+writes, and which stage produces which path.
+
+Results move between CI jobs (`llmops results`), enforcement checks their freshness and
+provenance, and deploy verifies weights: all three need the same facts about the pipeline, and
+they need them at a commit (a git blob) as often as on disk, so this module takes text and is
+pure. Only the shape DVC itself accepts is read; anything else is a `ValueError` naming what.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+LOCK_FILE = "dvc.lock"
+PIPELINE_FILE = "dvc.yaml"
+_OUT_SECTIONS = ("outs", "metrics", "plots")
+
+
+@dataclass(frozen=True)
+class Out:
+    """One output of a stage: `cached` outputs live in the DVC cache and remote; the others
+    (metrics, plots, reports) are small files git tracks."""
+
+    path: str
+    cached: bool
+
+
+@dataclass(frozen=True)
+class PipelineStage:
+    name: str
+    cmd: str
+    deps: tuple[str, ...]
+    params: tuple[str, ...]  # params files, each tracked whole (`path: null`)
+    outs: tuple[Out, ...]
+
+    def out_paths(self) -> tuple[str, ...]:
+        return tuple(o.path for o in self.outs)
+
+
+def read_pipeline(text: str) -> list[PipelineStage]:
+    """The stages of a dvc.yaml, in file order."""
+    doc = _load(text)
+    if not isinstance(doc, dict) or not isinstance(doc.get("stages"), dict):
+        raise ValueError("dvc.yaml has no `stages:` mapping")
+    return [_stage(str(name), body) for name, body in doc["stages"].items()]
+
+
+def read_lock(text: str | None) -> dict[str, dict[str, Any]]:
+    """stage name -> its dvc.lock entry ({} for no lock file)."""
+    if text is None:
+        return {}
+    doc = _load(text)
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict) or not isinstance(doc.get("stages", {}), dict):
+        raise ValueError("dvc.lock has no `stages:` mapping")
+    return {str(k): v for k, v in (doc.get("stages") or {}).items() if isinstance(v, dict)}
+
+
+def producers(stages: list[PipelineStage]) -> dict[str, str]:
+    """output path -> the stage that writes it."""
+    return {out.path: stage.name for stage in stages for out in stage.outs}
+
+
+def upstream(stages: list[PipelineStage], name: str) -> list[str]:
+    """Every stage `name` depends on, directly or not, in dvc.yaml order (its own name excluded)."""
+    by_name = {s.name: s for s in stages}
+    made_by = producers(stages)
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        for dep in by_name[todo.pop()].deps:
+            producer = producer_of(dep, made_by)
+            if producer is not None and producer not in seen:
+                seen.add(producer)
+                todo.append(producer)
+    seen.discard(name)
+    return [s.name for s in stages if s.name in seen]
+
+
+def producer_of(path: str, made_by: dict[str, str]) -> str | None:
+    """The stage whose output is `path` or contains it (a file inside an output folder)."""
+    if path in made_by:
+        return made_by[path]
+    for out, stage in made_by.items():
+        if path.startswith(out.rstrip("/") + "/"):
+            return stage
+    return None
+
+
+def result_paths(stages: list[PipelineStage]) -> list[str]:
+    """What a pull request carries of CI's results: dvc.lock and every output git tracks."""
+    return [LOCK_FILE] + [o.path for s in stages for o in s.outs if not o.cached]
+
+
+def _stage(name: str, body: Any) -> PipelineStage:
+    if not isinstance(body, dict) or not isinstance(body.get("cmd"), str):
+        raise ValueError(f"dvc.yaml stage {name}: needs a `cmd` string")
+    outs: list[Out] = []
+    for section in _OUT_SECTIONS:
+        for path, flags in _entries(name, section, body.get(section)):
+            cached = bool((flags or {}).get("cache", True)) if isinstance(flags, dict) else True
+            outs.append(Out(path, cached))
+    params = [path for path, _ in _entries(name, "params", body.get("params"))]
+    deps = [path for path, _ in _entries(name, "deps", body.get("deps"))]
+    return PipelineStage(name, body["cmd"], tuple(deps), tuple(params), tuple(outs))
+
+
+def _entries(stage: str, section: str, items: Any) -> list[tuple[str, Any]]:
+    """A dvc.yaml list of `path` or `{path: flags}` items as (path, flags)."""
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise ValueError(f"dvc.yaml stage {stage}: `{section}` must be a list")
+    found: list[tuple[str, Any]] = []
+    for item in items:
+        if isinstance(item, str):
+            found.append((item, None))
+        elif isinstance(item, dict) and len(item) == 1:
+            (path, flags), = item.items()
+            found.append((str(path), flags))
+        else:
+            raise ValueError(f"dvc.yaml stage {stage}: an entry of `{section}` is not a path")
+    return found
+
+
+def _load(text: str) -> Any:
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe", pure=True).load(text)
