@@ -12,17 +12,23 @@ whatever a spec says:
 `emit_workflows` re-parses what it rendered and checks both rules before returning, so a future
 template edit that breaks one fails the compile instead of shipping.
 
-Each pipeline stage is one job, except the trials of a sweep: their names hold '@' and '.',
-which a job id cannot, so they run as one job named after the sweep (`trial-<finetune>`) with a
-`strategy.matrix` over the trial names, handed to the script through `env:` like any stage name.
+How CI runs the pipeline (README "How CI runs your pipeline"):
 
-The pull-request workflow ends with one more job, `metrics-diff`, when any stage writes metrics:
-after the stage jobs it runs `llmops metrics diff` against the base commit of the pull request
-(`github.event.pull_request.base.sha`, through `env:`) into the job summary.
-
-In the pull-request workflow a gate stage's job (`gate-<policy>`) has one more step, run
-whatever the stage did (unless cancelled): `llmops gate` writes the policy's rule table into the
-job summary and an `::error` annotation per failed rule at the rule's line in the Policy spec.
+* With a DVC remote (`storage.remote`), the pull-request workflow runs each stage in its own job
+  on the labels it asks for: `llmops results pull` fetches what the stages above computed (found
+  by key in the remote, never recomputed), `dvc repro --single-item` runs only this stage and
+  `llmops results push` records it. The trials of a sweep run as one job with a matrix.
+* Without a remote (a CPU-only project on GitHub-hosted runners, the embedded default) one job
+  runs the whole `dvc repro`. A project that needs a remote (a stage on other runners, or a
+  Deployment, which must pull its approved weights) and has none is refused here.
+* Either way the job named `llmops results` (the check enforcement looks for) ends the pull
+  request: it gathers every stage's results, runs the gates and the metrics diff on them, and
+  fails when the head commit does not carry exactly those results, handing the difference as a
+  patch to `commit-results`, the one job with write access, which runs no project code.
+* On the main branch, `llmops enforce` runs first; deploy jobs pull the approved weights from
+  the remote and `llmops run deploy-<name>` checks them against dvc.lock before acting.
+* Pull requests from forks never run project code on runners outside GitHub's hosted set
+  (labels compared case-insensitively): those jobs carry the same-repository guard.
 """
 
 from __future__ import annotations
@@ -41,22 +47,46 @@ from llmops.compiler.catalog import stage_kind
 from llmops.compiler.emit.header import yaml_header
 from llmops.compiler.graph import StageGraph
 from llmops.compiler.kinds.project import Project
+from llmops.compiler.layout import RESULTS_AUTHOR, RESULTS_CHECK, RESULTS_EMAIL, RESULTS_JOB
 from llmops.compiler.resolve import Index
 from llmops.compiler.stages import Stage
+from llmops.errors import Diagnostic, SpecError
 
 PR_WORKFLOW = ".github/workflows/llmops-pr.yml"
 MAIN_WORKFLOW = ".github/workflows/llmops-main.yml"
 MONITOR_WORKFLOW = ".github/workflows/llmops-monitor.yml"
-# Stage job ids are `<kind>-<name>` with a stage kind, so none can be this one.
-METRICS_JOB = "metrics-diff"
+# Stage job ids are `<kind>-<name>` with a stage kind, so neither can be one of them.
+COMMIT_JOB = "commit-results"
 
 TEMPLATES = Path(__file__).parent / "workflow-templates"
-SELF_HOSTED = "self-hosted"
-# Pull requests from forks run code nobody has reviewed yet: keep it off self-hosted runners
-# (GPU machines, often with cached credentials); their stages are skipped rather than run.
+# The labels of GitHub-hosted runners (docs.github.com, "GitHub-hosted runners"). A job whose
+# labels are not all among them runs on a machine the project owns (self-hosted, a GPU box, a
+# larger runner with a custom label): fork code must never reach it.
+GITHUB_HOSTED = frozenset(
+    {
+        "ubuntu-latest", "ubuntu-24.04", "ubuntu-22.04", "ubuntu-20.04",
+        "ubuntu-24.04-arm", "ubuntu-22.04-arm",
+        "windows-latest", "windows-2025", "windows-2022", "windows-2019", "windows-11-arm",
+        "macos-latest", "macos-15", "macos-14", "macos-13",
+        "macos-latest-large", "macos-15-large", "macos-14-large", "macos-13-large",
+        "macos-latest-xlarge", "macos-15-xlarge", "macos-14-xlarge", "macos-13-xlarge",
+    }
+)  # fmt: skip
+# Pull requests from forks run code nobody has reviewed yet: keep it off the project's own
+# runners (GPU machines, often with cached credentials); those jobs are skipped rather than run.
 SAME_REPO = "github.event.pull_request.head.repo.full_name == github.repository"
 _EXPRESSION = "${{"
 _JOB_ID = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+_SECRET = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
+
+
+def github_hosted(labels: tuple[str, ...] | list[str]) -> bool:
+    """Whether `runs-on` picks a GitHub-hosted runner (labels are case-insensitive on GitHub)."""
+    return bool(labels) and all(label.lower() in GITHUB_HOSTED for label in labels)
+
+
+def _fork_guard(labels: tuple[str, ...]) -> str | None:
+    return None if github_hosted(labels) else SAME_REPO
 
 
 @dataclass(frozen=True)
@@ -75,56 +105,100 @@ class Job:
     matrix: tuple[str, ...] = ()  # stage names, one matrix job each (the trials of a sweep)
     extras: tuple[str, ...] = ()  # llmops extras the stage's runner needs (train, eval, qlora, ...)
     policy: str | None = None  # a gate stage's Policy: the PR job also writes its table and annotations
-    read_reviews: bool = False  # a deploy job: its enforcement reads the pull request's reviews
-    pull: str = ""  # a monitor job: the DVC-tracked paths it pulls first, space-separated
+    read_reviews: bool = False  # enforcement: reads the pull request, its reviews and check runs
+    pull: str = ""  # deploy and monitor jobs: the DVC-tracked paths they pull, space-separated
+    pr: bool = False  # a pull-request job: checks out the head commit
+    write_contents: bool = False  # the commit job: pushes CI's results to the pull request
 
 
 def emit_workflows(index: Index, graph: StageGraph) -> dict[str, str]:
     """{path: text} for the generated workflows; llmops-monitor.yml only when something is watched."""
     project: Project = index.parsed.project
+    _require_remote(index, graph)
     context = _project_context(project)
+    remote = context["remote"]
     pipeline = graph.pipeline
     job_of = {s.name: job_id(s) for s in pipeline}
+    cpu = tuple(project.defaults.runners.cpu)
 
     def needs(stage: Stage) -> tuple[str, ...]:
         return ("validate", *dict.fromkeys(job_of[u] for u in stage.upstream if u in job_of))
 
     units = _units(pipeline)
-    stage_jobs = [_job(s, f"Stage {job_id(s)}", needs(s), matrix=m) for s, m in units]
-    pr_stage_jobs = [
-        _job(
-            s,
-            f"Stage {job_id(s)}",
-            needs(s),
-            condition=SAME_REPO if SELF_HOSTED in s.runs_on else None,
-            matrix=m,
-            policy=s.spec.name if s.kind == "gate" else None,
-        )
-        for s, m in units
-    ]
+    stage_jobs = (
+        [
+            _job(
+                s,
+                f"Stage {job_id(s)}",
+                needs(s),
+                condition=_fork_guard(s.runs_on),
+                matrix=m,
+                policy=s.spec.name if s.kind == "gate" else None,
+                pr=True,
+            )
+            for s, m in units
+        ]
+        if remote
+        else []
+    )
+    guard = _fork_guard(cpu)
+    validate = _plain_job("validate", "Validate specs and generated files", (), cpu, 30, guard, pr=True)
+    extras = () if remote else tuple(sorted({e for s in pipeline for e in runner_extras(s)}))
+    results = _plain_job(
+        RESULTS_JOB,
+        RESULTS_CHECK,
+        ("validate", *dict.fromkeys(job.id for job in stage_jobs)),
+        cpu,
+        30 if remote else 360,
+        " && ".join(c for c in ("!cancelled()", guard) if c),
+        extras=extras,
+        pr=True,
+    )
+    commit = _plain_job(
+        COMMIT_JOB,
+        "Commit CI's results to the pull request",
+        (RESULTS_JOB,),
+        cpu,
+        10,
+        f"!cancelled() && needs.{RESULTS_JOB}.outputs.patch != '' && {SAME_REPO}",
+        write_contents=True,
+    )
     on_main = f"github.ref == {_expr_literal('refs/heads/' + project.governance.main_branch)}"
     deploy_jobs = [
         _job(
             s,
             f"Deploy {s.spec.name} to {s.environment}",
-            needs(s),
+            ("validate",),
             condition=on_main,
             environment=s.environment,
             concurrency_group=f"llmops-deploy-{s.spec.name}",
             read_reviews=True,
+            pull=_pull_paths(s),
         )
         for s in graph.order
         if s.kind == "deploy"
     ]
+    paths = project.paths
     files = {
         PR_WORKFLOW: _render(
             "llmops-pr.yml.j2",
             **context,
-            stage_jobs=pr_stage_jobs,
-            metrics_job=_metrics_job(project, pipeline, ("validate", *dict.fromkeys(job_of.values()))),
+            validate_job=validate,
+            stage_jobs=stage_jobs,
+            results_job=results,
+            commit_job=commit,
+            policies=sorted(s.spec.name for s in pipeline if s.kind == "gate"),
+            result_dirs=" ".join(dict.fromkeys((paths.metrics, paths.plots, paths.reports))),
+            results_author=RESULTS_AUTHOR,
+            results_email=RESULTS_EMAIL,
         ),
         MAIN_WORKFLOW: _render(
-            "llmops-main.yml.j2", **context, stage_jobs=stage_jobs, deploy_jobs=deploy_jobs
+            "llmops-main.yml.j2",
+            **context,
+            validate_job=_plain_job(
+                "validate", "Validate specs and generated files", (), cpu, 30, None, read_reviews=True
+            ),
+            deploy_jobs=deploy_jobs,
         ),
     }
     monitors = [s for s in graph.order if s.kind == "monitor"]
@@ -147,6 +221,37 @@ def emit_workflows(index: Index, graph: StageGraph) -> dict[str, str]:
     for path, text in files.items():
         check_workflow(path, text)
     return files
+
+
+def _require_remote(index: Index, graph: StageGraph) -> None:
+    """Refuse a project whose jobs must hand results through a remote it does not have: a stage
+    on runners outside GitHub's hosted set (its job cannot be the one pipeline job), or a
+    Deployment (its job pulls the approved weights)."""
+    project: Project = index.parsed.project
+    if project.storage.remote is not None:
+        return
+    reasons = [
+        f"stage {s.name} runs on {list(s.runs_on)}" for s in graph.pipeline if not github_hosted(s.runs_on)
+    ]
+    reasons += [f"Deployment {s.spec.name} deploys from CI" for s in graph.order if s.kind == "deploy"]
+    if not reasons:
+        return
+    sf = index.parsed.project_file
+    line, col = sf.doc.position(("storage",), key=True)
+    shown = "; ".join(reasons[:3]) + (f"; and {len(reasons) - 3} more" if len(reasons) > 3 else "")
+    raise SpecError(
+        [
+            Diagnostic(
+                sf.path,
+                line,
+                col,
+                "storage.remote",
+                f"the generated workflows need a DVC remote to hand results from job to job ({shown})",
+                "set `storage: {remote: {url: ...}}` in llmops.yaml: s3://, gs://, azure://, ssh:// "
+                "or a folder every runner shares",
+            )
+        ]
+    )
 
 
 def llmops_requirement(project: Project) -> str:
@@ -202,18 +307,46 @@ def _units(pipeline: tuple[Stage, ...]) -> list[tuple[Stage, tuple[str, ...]]]:
 
 
 def _project_context(project: Project) -> dict[str, Any]:
+    remote = project.storage.remote
+    secrets = remote.secret_names() if remote is not None else []
+    for name in secrets:
+        if not _SECRET.match(name):
+            raise ValueError(f"not a secret name: {name!r}")
     return {
         "header": yaml_header(),
         "main_branch": project.governance.main_branch,
-        "cpu_labels": tuple(project.defaults.runners.cpu),
-        "python": project.ci.python,
-        "requirement": llmops_requirement(project),
+        "ci": {
+            "install": project.ci.install,
+            "python": project.ci.python,
+            "requirement": llmops_requirement(project),
+            "version": llmops.__version__,
+        },
         "remote": (
-            {"name": project.storage.remote.name, "url": project.storage.remote.url}
-            if project.storage.remote is not None
-            else None
+            {"name": remote.name, "url": remote.url, "secrets": secrets} if remote is not None else None
         ),
     }
+
+
+def _plain_job(
+    id: str,
+    name: str,
+    needs: tuple[str, ...],
+    runs_on: tuple[str, ...],
+    timeout_minutes: int,
+    condition: str | None,
+    **flags: Any,
+) -> Job:
+    """A job that runs no single stage (validate, results, commit-results)."""
+    return Job(
+        id=id,
+        name=name,
+        stage="",
+        needs=needs,
+        runs_on=runs_on,
+        timeout_minutes=timeout_minutes,
+        condition=condition,
+        **flags,
+    )
 
 
 def _job(
@@ -228,6 +361,7 @@ def _job(
     policy: str | None = None,
     read_reviews: bool = False,
     pull: str = "",
+    pr: bool = False,
 ) -> Job:
     if not _JOB_ID.match(job_id(stage)):
         raise ValueError(f"stage name {job_id(stage)!r} is not a valid job id")
@@ -246,6 +380,7 @@ def _job(
         policy=policy,
         read_reviews=read_reviews,
         pull=pull,
+        pr=pr,
     )
 
 
@@ -290,23 +425,6 @@ def with_extras(requirement: str, extras: tuple[str, ...]) -> str:
     return f"{match['name']}[{','.join(sorted(have | set(extras)))}]{match['rest']}"
 
 
-def _metrics_job(project: Project, pipeline: tuple[Stage, ...], needs: tuple[str, ...]) -> Job | None:
-    """The pull request's last job, `llmops metrics diff` into the job summary; None when no
-    stage writes metrics. It waits for every stage job and runs whatever they did (a failed or
-    skipped stage still leaves a diff worth seeing), on the CPU labels."""
-    if not any(stage.metrics for stage in pipeline):
-        return None
-    return Job(
-        id=METRICS_JOB,
-        name="Metrics diff against the base branch",
-        stage="",
-        needs=needs,
-        runs_on=tuple(project.defaults.runners.cpu),
-        timeout_minutes=30,
-        condition="!cancelled()",
-    )
-
-
 def _expr_literal(value: str) -> str:
     """A string literal for a GitHub expression: single-quoted, with quotes doubled."""
     return "'" + value.replace("'", "''") + "'"
@@ -337,6 +455,13 @@ def _number(value: object) -> str:
     return json.dumps(value)
 
 
+def _secret_name(value: object) -> str:
+    """A secret's name, written bare into an expression: only an identifier passes."""
+    if not isinstance(value, str) or not _SECRET.match(value):
+        raise ValueError(f"not a secret name: {value!r}")
+    return value
+
+
 def _comment(text: object) -> str:
     """Lines that are already YAML comments (the generated-file header), checked as such."""
     if not isinstance(text, str) or not all(line.startswith("# ") for line in text.splitlines()):
@@ -354,9 +479,19 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(q=_quote, qlist=_quote_list, num=_number, comment=_comment, extras=with_extras)
+    env.filters.update(
+        q=_quote,
+        qlist=_quote_list,
+        num=_number,
+        comment=_comment,
+        extras=with_extras,
+        secret_name=_secret_name,
+    )
     return env
 
 
 def _render(template: str, **context: Any) -> str:
-    return _environment().get_template(template).render(**context)
+    """The rendered workflow without blank lines (macros that write nothing leave one; no
+    script of ours holds one)."""
+    text = _environment().get_template(template).render(**context)
+    return "".join(line for line in text.splitlines(keepends=True) if line.strip())
