@@ -7,6 +7,7 @@ is a pure function that reports every problem in every file in one pass.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,10 @@ from llmops.errors import Diagnostic, SpecError, UsageError
 
 PROJECT_FILE = "llmops.yaml"
 SPEC_SUFFIXES = (".yaml", ".yml")
+
+# Whether the project holds a file at a relative path. Builders ask it about the few files beside
+# the specs a stage reads by a name that is not a path (a custom metric's `module:function`).
+FileProbe = Callable[[str], bool]
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,8 @@ class ParsedProject:
     specs: tuple[SpecFile, ...]
     errors: tuple[Diagnostic, ...] = ()
     broken: frozenset[tuple[str, str]] = frozenset()
+    # None when the specs were read without the files beside them (text handed in, a git tree)
+    is_file: FileProbe | None = None
 
 
 def spec_paths(project: Project, all_paths: list[str]) -> list[str]:
@@ -82,19 +89,27 @@ def parse_project_file(text: str) -> tuple[SpecFile | None, list[Diagnostic]]:
 
 
 def parse_specs(
-    project_file: SpecFile, sources: dict[str, str], unreadable: tuple[Diagnostic, ...] = ()
+    project_file: SpecFile,
+    sources: dict[str, str],
+    unreadable: tuple[Diagnostic, ...] = (),
+    *,
+    is_file: FileProbe | None = None,
 ) -> ParsedProject:
     """Validate every spec, keeping going after a bad one so one run reports everything.
 
     Names of specs that failed validation are kept in `broken`, so references to them are
-    not reported a second time as unknown.
+    not reported a second time as unknown. `is_file` answers for the project's other files
+    (see `FileProbe`); give it whenever they can be read (the folder, the commit's tree).
     """
     with paused_gc():
-        return _parse_all(project_file, sources, unreadable)
+        return _parse_all(project_file, sources, unreadable, is_file)
 
 
 def _parse_all(
-    project_file: SpecFile, sources: dict[str, str], unreadable: tuple[Diagnostic, ...]
+    project_file: SpecFile,
+    sources: dict[str, str],
+    unreadable: tuple[Diagnostic, ...],
+    is_file: FileProbe | None,
 ) -> ParsedProject:
     errors: list[Diagnostic] = list(unreadable)
     specs: list[SpecFile] = []
@@ -112,7 +127,9 @@ def _parse_all(
             specs.append(SpecFile(spec, doc))
         elif isinstance(doc.data.get("kind"), str) and isinstance(doc.data.get("name"), str):
             broken.add((doc.data["kind"], doc.data["name"]))
-    return ParsedProject(project_file.spec, project_file, tuple(specs), tuple(errors), frozenset(broken))
+    return ParsedProject(
+        project_file.spec, project_file, tuple(specs), tuple(errors), frozenset(broken), is_file
+    )
 
 
 def _validate(doc: SourceDoc, *, expect_project: bool) -> tuple[BaseModel | None, list[Diagnostic]]:
@@ -181,7 +198,7 @@ def _read(path: Path, label: str) -> str:
 
 
 def load_project(root: Path) -> ParsedProject:
-    return parse_specs(*read_sources(root))
+    return parse_specs(*read_sources(root), is_file=lambda rel: (root / rel).is_file())
 
 
 def parse_files(root: Path, paths: list[str], *, project: str = PROJECT_FILE) -> list[SpecFile] | None:

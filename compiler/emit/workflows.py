@@ -33,6 +33,7 @@ How CI runs the pipeline (README "How CI runs your pipeline"):
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -70,6 +71,7 @@ GITHUB_HOSTED = frozenset(
         "macos-latest", "macos-15", "macos-14", "macos-13",
         "macos-latest-large", "macos-15-large", "macos-14-large", "macos-13-large",
         "macos-latest-xlarge", "macos-15-xlarge", "macos-14-xlarge", "macos-13-xlarge",
+        "ubuntu-slim", "ubuntu-26.04", "macos-26", "macos-15-intel",
     }
 )  # fmt: skip
 # Pull requests from forks run code nobody has reviewed yet: keep it off the project's own
@@ -83,6 +85,24 @@ _SECRET = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 def github_hosted(labels: tuple[str, ...] | list[str]) -> bool:
     """Whether `runs-on` picks a GitHub-hosted runner (labels are case-insensitive on GitHub)."""
     return bool(labels) and all(label.lower() in GITHUB_HOSTED for label in labels)
+
+
+# The llmops extra that installs the DVC plugin for a remote's URL scheme (pyproject).
+REMOTE_EXTRAS = {"s3": "s3", "gs": "gs", "azure": "azure", "ssh": "ssh", "hdfs": "hdfs", "webdav": "webdav"}
+
+
+def remote_extra(project: Project) -> tuple[str, ...]:
+    """The extra a job that talks to the remote installs, as a 0- or 1-tuple."""
+    remote = project.storage.remote
+    if remote is None or "://" not in remote.url:
+        return ()
+    extra = REMOTE_EXTRAS.get(remote.url.split("://", 1)[0])
+    return (extra,) if extra else ()
+
+
+def _with_remote(job: Job, project: Project) -> Job:
+    extras = tuple(sorted(set(job.extras) | set(remote_extra(project))))
+    return dataclasses.replace(job, extras=extras)
 
 
 def _fork_guard(labels: tuple[str, ...]) -> str | None:
@@ -141,6 +161,7 @@ def emit_workflows(index: Index, graph: StageGraph) -> dict[str, str]:
         if remote
         else []
     )
+    stage_jobs = [_with_remote(job, project) for job in stage_jobs]
     guard = _fork_guard(cpu)
     validate = _plain_job("validate", "Validate specs and generated files", (), cpu, 30, guard, pr=True)
     extras = () if remote else tuple(sorted({e for s in pipeline for e in runner_extras(s)}))
@@ -150,15 +171,17 @@ def emit_workflows(index: Index, graph: StageGraph) -> dict[str, str]:
         ("validate", *dict.fromkeys(job.id for job in stage_jobs)),
         cpu,
         30 if remote else 360,
-        " && ".join(c for c in ("!cancelled()", guard) if c),
-        extras=extras,
+        " && ".join(c for c in ("!cancelled()", "needs.validate.result == 'success'", guard) if c),
+        extras=tuple(sorted(set(extras) | set(remote_extra(project)))),
         pr=True,
     )
+    # The one job with write access runs only git, on a fresh GitHub-hosted machine: never on a
+    # persistent runner where the pull request's code just ran and could have left hooks behind.
     commit = _plain_job(
         COMMIT_JOB,
         "Commit CI's results to the pull request",
         (RESULTS_JOB,),
-        cpu,
+        ("ubuntu-latest",),
         10,
         f"!cancelled() && needs.{RESULTS_JOB}.outputs.patch != '' && {SAME_REPO}",
         write_contents=True,
@@ -178,6 +201,7 @@ def emit_workflows(index: Index, graph: StageGraph) -> dict[str, str]:
         for s in graph.order
         if s.kind == "deploy"
     ]
+    deploy_jobs = [_with_remote(job, project) for job in deploy_jobs]
     paths = project.paths
     files = {
         PR_WORKFLOW: _render(
@@ -215,6 +239,7 @@ def emit_workflows(index: Index, graph: StageGraph) -> dict[str, str]:
             )
             for s in monitors
         ]
+        monitor_jobs = [_with_remote(job, project) if job.pull else job for job in monitor_jobs]
         files[MONITOR_WORKFLOW] = _render(
             "llmops-monitor.yml.j2", **context, schedules=schedules, monitor_jobs=monitor_jobs
         )
@@ -225,8 +250,9 @@ def emit_workflows(index: Index, graph: StageGraph) -> dict[str, str]:
 
 def _require_remote(index: Index, graph: StageGraph) -> None:
     """Refuse a project whose jobs must hand results through a remote it does not have: a stage
-    on runners outside GitHub's hosted set (its job cannot be the one pipeline job), or a
-    Deployment (its job pulls the approved weights)."""
+    on runners outside GitHub's hosted set (a GPU or self-hosted stage needs its own job; the one
+    pipeline job runs every hosted stage on the cpu labels), or a Deployment (its job pulls the
+    approved weights)."""
     project: Project = index.parsed.project
     if project.storage.remote is not None:
         return

@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 API_VERSION = "llmops/v1"
 
@@ -121,17 +130,26 @@ class Resources(SpecModel):
         return self
 
 
+_MODEL_KEYS = ("finetune", "base_of", "path", "hub")
+
+
 class ModelRef(SpecModel):
     """A model named by exactly one of: a FineTune's output, the base model of a FineTune,
-    what a Deployment serves now, a local folder, or a pinned hub id."""
+    a local folder, or a pinned hub id."""
 
     finetune: Name | None = Field(
         default=None, description="The model a FineTune trained (its tune stage's output)."
     )
     base_of: Name | None = Field(default=None, description="The base model a FineTune is tuned from.")
-    deployment: Name | None = Field(
+    # `deployment:` is refused by `validate`, with the fix: nothing llmops can read records what a
+    # Deployment serves (its deploy job serves the model its spec names, on the machine it runs
+    # on), so an eval or a regression rule against it could only fail at run time. Reading it as
+    # "the model the Deployment's spec names at this commit" would not be honest either: in a
+    # pull request that changes that model, the baseline would become the candidate itself.
+    # Kept as a field (out of the JSON schema) so that the error names it and says what to write.
+    deployment: SkipJsonSchema[Name | None] = Field(
         default=None,
-        description="What a Deployment serves; eval stages and regression rules do not evaluate it yet.",
+        description="Refused with the fix: name the model the Deployment serves (`finetune:`) instead.",
     )
     path: RelPath | None = Field(default=None, description="A local model folder (safetensors).")
     hub: HubId | None = Field(
@@ -139,12 +157,24 @@ class ModelRef(SpecModel):
     )
     revision: Revision | None = Field(default=None, description="Commit, tag or branch of the hub model.")
 
+    @field_validator("deployment")
+    @classmethod
+    def _not_a_deployment(cls, value: str | None) -> str | None:
+        if value is not None:
+            raise ValueError(
+                f"a model cannot be named by a Deployment ('{value}'): no stage records what a "
+                "Deployment serves, so nothing could evaluate or compare it; name the model itself: "
+                f"`{{finetune: NAME}}` with the FineTune Deployment '{value}' serves, or base_of:, "
+                "path: or hub:"
+            )
+        return value
+
     @model_validator(mode="after")
     def _exactly_one(self) -> ModelRef:
-        given = [k for k in ("finetune", "base_of", "deployment", "path", "hub") if getattr(self, k)]
+        given = [k for k in _MODEL_KEYS if getattr(self, k)]
         if len(given) != 1:
             raise ValueError(
-                "name exactly one of finetune, base_of, deployment, path or hub"
+                "name exactly one of finetune, base_of, path or hub"
                 + (f" (got {', '.join(given)})" if given else "")
             )
         if self.revision and not self.hub:
@@ -153,14 +183,14 @@ class ModelRef(SpecModel):
 
     @property
     def label(self) -> str:
-        for key in ("finetune", "base_of", "deployment", "path", "hub"):
+        for key in _MODEL_KEYS:
             value = getattr(self, key)
             if value:
                 return f"{key}:{value}" + (f"@{self.revision}" if self.revision else "")
         return "?"
 
     def references(self, loc: tuple[str | int, ...]) -> Iterator[Reference]:
-        for key, kind in (("finetune", "FineTune"), ("base_of", "FineTune"), ("deployment", "Deployment")):
+        for key, kind in (("finetune", "FineTune"), ("base_of", "FineTune")):
             value = getattr(self, key)
             if value:
                 yield (*loc, key), kind, value

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictInt, model_validator
 
 from llmops.compiler.kinds.common import Environment, ModelRef, Name, Reference, RelPath, SpecBase, SpecModel
 
@@ -156,7 +156,9 @@ class Review(SpecModel):
 
 
 class Approvals(SpecModel):
-    min: int = Field(default=1, ge=0, le=20)
+    # A strict integer: `2.0` or `"2"` is an error at `llmops validate`, never read as another
+    # count. Enforcement reads these from the base commit too (`llmops.audit.rules`).
+    min: StrictInt = Field(default=1, ge=0, le=20)
     reviewers: list[GitHubUser] = Field(default_factory=list)
     codeowners: bool = False
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StrictInt, StringConstraints, field_validator
 
 from llmops.compiler.kinds.common import Environment, Name, RelPath, RunnerLabel, SpecBase, SpecModel
 
@@ -26,7 +26,7 @@ class RunnerDefaults(SpecModel):
     cpu: list[RunnerLabel] = Field(
         default_factory=lambda: ["ubuntu-latest"],
         min_length=1,
-        description="Labels of cpu stages' jobs, and of the validate and metrics-diff jobs.",
+        description="Labels of cpu stages' jobs, and of the validate and results jobs.",
     )
     gpu: list[RunnerLabel] = Field(
         default_factory=lambda: ["self-hosted", "gpu"],
@@ -57,6 +57,46 @@ class Remote(SpecModel):
         str,
         StringConstraints(pattern=r"^(s3|gs|azure|ssh|https?|hdfs|webdav)://[^\s'\"`$\\]+$|^/[^\s'\"`$\\]+$"),
     ] = Field(description="An s3, gs, azure, ssh, http(s), hdfs or webdav URL, or an absolute folder path.")
+    secrets: list[Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")]] | None = Field(
+        default=None,
+        max_length=20,
+        description="Repository secrets the jobs that use the remote get as environment variables of "
+        "the same name (DVC reads its credentials from them). Unset: by the URL's scheme, "
+        "`AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` for s3, `AZURE_STORAGE_CONNECTION_STRING` "
+        "for azure, none otherwise (gs: use workload identity or set `GOOGLE_APPLICATION_CREDENTIALS` "
+        "on the runner).",
+    )
+
+    @field_validator("secrets")
+    @classmethod
+    def _own_names(cls, names: list[str] | None) -> list[str] | None:
+        """Each secret becomes a job environment variable: once each, and never one the runner,
+        DVC or llmops itself sets (a job's env would shadow it)."""
+        if names is None:
+            return None
+        if len(set(names)) != len(names):
+            raise ValueError("each secret may be listed once")
+        for name in names:
+            if name in _RESERVED_ENV or name.startswith(_RESERVED_PREFIXES):
+                raise ValueError(
+                    f"{name} is set by the runner, DVC or llmops; name the secret something else"
+                )
+        return names
+
+    def secret_names(self) -> list[str]:
+        """The secrets the jobs export: the listed ones, else the usual ones for the URL's scheme."""
+        if self.secrets is not None:
+            return list(self.secrets)
+        scheme = self.url.split("://", 1)[0] if "://" in self.url else ""
+        return list(_SCHEME_SECRETS.get(scheme, ()))
+
+
+_RESERVED_ENV = {"PATH", "HOME", "BASH_ENV", "ENV", "CI", "SHELL", "PYTHONPATH", "PYTHONHOME"}
+_RESERVED_PREFIXES = ("LLMOPS_", "DVC_", "GITHUB_", "RUNNER_", "ACTIONS_", "LD_", "GIT_")
+_SCHEME_SECRETS = {
+    "s3": ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
+    "azure": ("AZURE_STORAGE_CONNECTION_STRING",),
+}
 
 
 class Storage(SpecModel):
@@ -74,8 +114,11 @@ class Governance(SpecModel):
         default_factory=lambda: ["production"],
         description="A change that touches one of these environments needs at least `approvals` approvals.",
     )
-    approvals: int = Field(
-        default=1, ge=0, le=20, description="Approvals a pull request touching a protected environment needs."
+    approvals: StrictInt = Field(
+        default=1,
+        ge=0,
+        le=20,
+        description="Approvals a pull request touching a protected environment needs.",
     )
     main_branch: Branch = Field(
         default="main",
@@ -108,6 +151,13 @@ class CI(SpecModel):
     )
     python: Literal["python3", "python3.11", "python3.12", "python3.13"] = Field(
         default="python3", description="The Python the generated jobs make their virtual environment with."
+    )
+    install: Literal["pip", "preinstalled"] = Field(
+        default="pip",
+        description="`pip`: each job makes a virtual environment and installs `llmops_requirement` "
+        "with the extras its stage needs. `preinstalled`: the runners already have that llmops (and "
+        "those extras) on PATH, as a prepared self-hosted image or container does; each job checks "
+        "the version instead of installing.",
     )
 
 

@@ -85,6 +85,12 @@ class BuildContext:
     def seed(self, value: int | None) -> int:
         return value if value is not None else self.project.defaults.seed
 
+    def has_file(self, rel: str) -> bool | None:
+        """Whether the project holds the file `rel` (relative to its root); None when the specs
+        were parsed without the project's files (`ParsedProject.is_file`)."""
+        probe = self.index.parsed.is_file
+        return None if probe is None else probe(rel)
+
     # -- models ---------------------------------------------------------------------------
 
     def model_location(self, ref: ModelRef) -> Located:

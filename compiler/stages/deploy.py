@@ -46,8 +46,26 @@ def build(ctx: BuildContext, sf: SpecFile) -> list[Stage]:
             sf,
             spec=spec,
             inputs=DeployInputs(model=where, policies=list(spec.policies)),
-            deps=[dep],
+            deps=[dep, *(_bases_served_under(ctx, spec.model.finetune) if spec.model.finetune else [])],
             upstream=[stage] + [stage_name("gate", p) for p in spec.policies],
             environment=spec.environment,
         )
     ]
+
+
+def _bases_served_under(ctx: BuildContext, finetune: str) -> list[str]:
+    """The project folders an adapter is served on top of: its base and, while that base is
+    itself an adapter, the base below it. The deploy job pulls them with the adapter, and the
+    deploy stage checks each against dvc.lock before serving."""
+    found: list[str] = []
+    seen: set[str] = set()
+    spec = ctx.get("FineTune", finetune).spec
+    while spec.method.type != "full" and spec.name not in seen:
+        seen.add(spec.name)
+        path, _, _ = ctx.base_model_location(spec.name, spec.base_model)
+        if path:
+            found.append(path)
+        if not spec.base_model.finetune:
+            break
+        spec = ctx.get("FineTune", spec.base_model.finetune).spec
+    return found

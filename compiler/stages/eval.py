@@ -1,8 +1,20 @@
 """`eval-<suite>`: an EvalSuite's models and baselines scored on a held-out split
-(runners/eval)."""
+(runners/eval).
+
+Every file the stage reads is a dependency, so DVC reruns it when one changes: the dataset, the
+models, the prompt's template file, and the Python a custom metric (`module.path:function`)
+loads from the project. That module is found the way Python imports it with the project root
+first on `sys.path`, without importing it (the compiler runs no project code):
+`evals.checks:score` is the package folder `evals/checks/` when `evals/checks/__init__.py`
+exists (a package wins over a module of the same name, as in Python), else the module file
+`evals/checks.py`; each parent package's `__init__.py` runs on import too. A module found in
+neither place is a spec error at the metric's line. Specs parsed without the project's files
+(`ParsedProject.is_file` is None) take the module file, the usual case, unchecked.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from llmops.compiler.catalog import stage_name
@@ -21,6 +33,7 @@ from llmops.compiler.stages.model import (
     Stage,
     StageConfig,
 )
+from llmops.errors import Diagnostic, SpecError
 
 
 class LabeledPath(PathModel):
@@ -79,6 +92,7 @@ def build(ctx: BuildContext, sf: SpecFile) -> list[Stage]:
     prompt = ctx.get("Prompt", spec.prompt)
     if prompt.spec.template_file:
         deps.append(prompt.spec.template_file)
+    deps += metric_files(ctx, sf)
     name = stage_name("eval", sf.name)
     plots = ctx.plot_props(name, EVAL_PLOTS)
     return [
@@ -101,3 +115,48 @@ def build(ctx: BuildContext, sf: SpecFile) -> list[Stage]:
             reports=[ctx.report_file(name)],
         )
     ]
+
+
+def metric_files(ctx: BuildContext, sf: SpecFile) -> list[str]:
+    """The project files the suite's custom metrics load (see the module docstring)."""
+    found: list[str] = []
+    errors: list[Diagnostic] = []
+    for i, metric in enumerate(sf.spec.metrics):
+        if metric.name != "custom" or not metric.callable:
+            continue
+        files = module_files(metric.callable.partition(":")[0], ctx.has_file)
+        if files is None:
+            errors.append(_missing_module(sf, i, metric.callable))
+        else:
+            found += files
+    if errors:
+        raise SpecError(errors)
+    return list(dict.fromkeys(found))
+
+
+def module_files(module: str, has_file: Callable[[str], bool | None]) -> list[str] | None:
+    """What importing `module` from the project root loads: its parent packages' `__init__.py`
+    files and then the package folder or the module file; None when the project has neither."""
+    parts = module.split(".")
+    where = "/".join(parts)
+    parents = [f"{'/'.join(parts[:n])}/__init__.py" for n in range(1, len(parts))]
+    if has_file(f"{where}/__init__.py"):
+        own = where
+    elif has_file(f"{where}.py") is not False:  # True, or None: no probe, take the module file
+        own = f"{where}.py"
+    else:
+        return None
+    return [p for p in parents if has_file(p)] + [own]
+
+
+def _missing_module(sf: SpecFile, index: int, target: str) -> Diagnostic:
+    module, _, function = target.partition(":")
+    where = module.replace(".", "/")
+    return sf.at(
+        "metrics",
+        index,
+        "callable",
+        message=f"custom metric {target}: the project has no module {module} "
+        f"(neither {where}.py nor {where}/__init__.py)",
+        hint=f"define `{function}` in {where}.py (from the folder of llmops.yaml), or correct `callable`",
+    )

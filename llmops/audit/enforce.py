@@ -1,42 +1,92 @@
 """Enforcement: may this commit act (train on main, deploy)? Only if it reached the main branch
-through a merged pull request that meets the Policy's approvals and whose gates passed.
+through a merged pull request that meets the Policy's approvals, whose results CI produced and
+whose gates passed. Nothing the commit says about itself is trusted where it can be verified.
 
-Everything is read from git at that commit, never from the working tree: the landing (merge or
-squash commit with a PR number; a direct push is refused), the approvals (merge-commit
-trailers, or the GitHub reviews API, which fails closed when asked for and unreachable), the
-Policies in force, and the committed results the gates read. The gates are evaluated again from
-those results with the compiled gate stage's own config (`.llmops/stages/gate-<policy>.json`), and
-each results file must be the one `dvc.lock` records, so neither a hand-edited metrics file nor
-a failed gate left uncommitted can pass.
+Where approvals come from is an explicit `Source`:
 
-Which rules apply follows the Policies' `applies_to`: for a deployment, the Deployment's own
-`policies`, those naming it, its environment or its FineTune, and unrestricted ones; on the main
-branch, those covering any FineTune, Deployment or Policy the pull request changed, and
-unrestricted ones (`llmops.compiler.governance`). A protected environment (llmops.yaml
-`governance`) adds its approval count.
+* the GitHub API (CI: GITHUB_TOKEN inside Actions, or `--github OWNER/REPO`): the pull request
+  is the one GitHub says was merged into the main branch as this commit (merge, squash or
+  rebase), never the number a subject claims; reviews count on its head SHA only, each
+  reviewer's latest, never the author's; the `llmops results` check run succeeded on that head
+  and the merged commit carries the head's result files (`llmops.audit.pulls`). Any failure to
+  verify refuses.
+* the commit's `Approved-by:` / `Reviewed-by:` trailers, only when asked for (`--trailers`,
+  a local choice): people by email, each once, never whoever made the change.
+* neither: refused, saying how to get one. Trailers are never a fallback.
 
-The specs are read as `llmops compile` reads them (`llmops.audit.specs`), so every default acted
-on is the spec models'. A commit whose specs no longer parse is read leniently, never more
-permissively, and the verdict's notes say so.
+The rules (approval counts, reviewers, code owners, protected environments) are read from the
+base as well as from the commit, and the stricter applies (`llmops.audit.rules`); the base must
+parse. Which Policies govern follows their `applies_to` (`llmops.audit.scope`). The gates are
+evaluated again from the committed results with the compiled gate stage's own config
+(`.llmops/stages/gate-<policy>.json`), each results file being the one `dvc.lock` records.
+Everything is read from git at the commits concerned, never from the working tree. The specs
+under check are read as `llmops compile` reads them (`llmops.audit.specs`); when they no longer
+parse they are read leniently for the scope and the gates, and the verdict's notes say so.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass, field
 
-from llmops.audit.approvals import TeamFetcher, approvers, check_codeowners, check_count, check_reviewers
-from llmops.audit.history import ReviewFetcher, landing
-from llmops.audit.scope import Scope, deployment_scope, landing_scope
-from llmops.audit.specs import read_commit_specs
+from llmops.audit.approvals import (
+    Approver,
+    check_codeowners,
+    check_count,
+    check_reviewers,
+    trailer_approvers,
+)
+from llmops.audit.history import landing
+from llmops.audit.pulls import (
+    MergedPull,
+    PullsAPI,
+    Unverified,
+    head_approvals,
+    merged_pull,
+    results_check,
+    results_differ,
+)
+from llmops.audit.results_check import check_fresh
+from llmops.audit.rules import Side, governing_policies, read_rules, unparsed
+from llmops.audit.scope import deployment_scope, landing_scope
+from llmops.audit.specs import CommitSpecs, read_commit_specs
 from llmops.audit.tree import load_yaml
 from llmops.audit.verdict import Verdict
 from llmops.compiler.catalog import stage_name
-from llmops.compiler.governance import policies_governing
-from llmops.compiler.kinds import Policy, Project
-from llmops.compiler.layout import STAGE_CONFIG_DIR
+from llmops.compiler.layout import RESULTS_CHECK, STAGE_CONFIG_DIR
+from llmops.compiler.parse import PROJECT_FILE
 from llmops.gates import gate_record
+from llmops.github import GitHubError
 from llmops.gitrepo import blob_text
+
+NO_SOURCE = (
+    "approvals cannot be verified here: run in GitHub Actions with GITHUB_TOKEN set (the pull "
+    "request, its reviews and its results are checked through the GitHub API), or pass --trailers "
+    "(LLMOPS_TRUST_TRAILERS=1 for `llmops run`) to trust Approved-by:/Reviewed-by: trailers locally"
+)
+_VERIFY = "refusing: any failure to verify refuses"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where approvals come from: GitHub (`github` owner/repo read through `api`), the commit's
+    trailers (`trailers`, an explicit local choice), or nowhere (`why_none` says how to fix it)."""
+
+    github: str | None = None
+    api: PullsAPI | None = None
+    trailers: bool = False
+    why_none: str = NO_SOURCE
+
+
+@dataclass
+class _Landed:
+    """What the landing step found: the verified pull request (API), and who approved (None
+    when approvals could not be read at all: the refusal is recorded already)."""
+
+    pull: MergedPull | None = None
+    approvers: list[Approver] | None = None
+    not_counted: list[str] = field(default_factory=list)
 
 
 def check(
@@ -46,11 +96,10 @@ def check(
     branch: str = "main",
     prefix: str = "",
     deployment: str | None = None,
-    github: str | None = None,
-    fetch_reviews: ReviewFetcher | None = None,
-    fetch_team: TeamFetcher | None = None,
+    source: Source | None = None,
 ) -> Verdict:
     """Every check for one commit; `Verdict.allowed` is the answer, `refusals()` the reasons."""
+    source = source or Source()
     commit = repo.commit(ref)
     verdict = Verdict(
         commit=commit.hexsha,
@@ -59,9 +108,93 @@ def check(
         target=f"deployment {deployment}" if deployment else f"{branch} branch",
     )
     _check_on_branch(repo, commit, branch, verdict)
-    info = landing(repo, commit, github, fetch_reviews if github else None)
+    if source.github and source.api is not None:
+        landed = _api_landing(verdict, commit, branch, source)
+    elif source.trailers:
+        landed = _trailer_landing(verdict, repo, commit)
+    else:
+        verdict.add("approval source", False, source.why_none)
+        landed = _Landed()
+
+    specs = read_commit_specs(commit.tree, prefix)
+    verdict.notes += specs.notes()
+    sides, base_trees = _sides(verdict, repo, commit, prefix, specs, landed.pull)
+    bases = [s.specs for s in sides if s.is_base]
+    if deployment:
+        scope = deployment_scope(specs, deployment, verdict, bases)
+    else:
+        parent = commit.parents[0].hexsha if commit.parents else None
+        first = next((s.specs for s in sides if s.is_base and s.sha == parent), None)
+        scope = landing_scope(commit, prefix, specs, verdict, before=first)
+    rules = read_rules(sides, scope)
+    verdict.policies = rules.policies
+    verdict.required_approvals = rules.needed
+
+    if landed.approvers is not None and verdict.pr is not None:
+        fetch_team = source.api.team_members if source.api is not None and not source.trailers else None
+        check_count(verdict, landed.approvers, rules.needed, rules.because, landed.not_counted)
+        if rules.reviewers:
+            check_reviewers(verdict, landed.approvers, rules.reviewers, fetch_team)
+        if rules.codeowners:
+            trees = base_trees or [commit.tree]  # a root commit is its own base
+            check_codeowners(verdict, trees, prefix, landed.approvers, scope.paths, fetch_team)
+    if landed.pull is not None and source.api is not None and source.github:
+        _check_provenance(verdict, source.api, source.github, landed.pull, commit.tree, prefix)
+    # On the main branch every gate at this commit must hold (each was a required check of its
+    # pull request); a deployment needs the gates of the policies that govern it here.
+    gates = [p.name for p in governing_policies(specs, scope)] if deployment else sorted(specs.policies())
+    for name in gates:
+        _check_gate(verdict, commit.tree, prefix, name)
+    check_fresh(verdict, commit.tree, prefix)
+    return verdict
+
+
+# -- how the commit landed ---------------------------------------------------------------------
+
+
+def _api_landing(verdict: Verdict, commit, branch: str, source: Source) -> _Landed:
+    """The pull request GitHub says was merged as this commit, and the reviews of its head."""
+    assert source.api is not None and source.github is not None
+    api, github = source.api, source.github
+    verdict.approval_source = "github-api"
+    try:
+        pull = merged_pull(api, github, commit.hexsha, branch, str(commit.summary))
+    except Unverified as exc:
+        verdict.add(
+            "pull request",
+            False,
+            f"{_short(commit)} ('{commit.summary}') did not arrive through a pull request merged into "
+            f"{branch} as this commit: {exc}",
+        )
+        return _Landed()
+    verdict.pr, verdict.head = pull.number, pull.head
+    verdict.merge_style = _style(commit)
+    how = "merge commit" if verdict.merge_style == "merge" else f"{verdict.merge_style} merge"
+    verdict.add(
+        "pull request",
+        True,
+        f"#{pull.number} ({how}), verified with GitHub: merged into {branch} as {_short(commit)}, "
+        f"head {pull.head[:10]}",
+    )
+    try:
+        reviews = api.reviews(github, pull.number)
+    except GitHubError as exc:
+        verdict.add("approvals", False, f"cannot read the reviews of #{pull.number}: {exc}; {_VERIFY}")
+        return _Landed(pull)
+    reviewed = head_approvals(reviews, pull.head, pull.author)
+    approvers = [Approver(name=login, login=login) for login in reviewed.approvers]
+    verdict.approvals = [str(a) for a in approvers]
+    return _Landed(pull, approvers, reviewed.not_counted)
+
+
+def _trailer_landing(verdict: Verdict, repo, commit) -> _Landed:
+    """Trailer mode: the pull request and approvals are what the commit says (`--trailers`)."""
+    info = landing(repo, commit)
     verdict.pr, verdict.merge_style = info.pr, info.merge_style
-    verdict.approval_source = info.approval_source
+    verdict.notes.append(
+        "trailer mode (--trailers): the pull request number and the approvals are what the commit "
+        "says, not verified with GitHub; results provenance is not checked"
+    )
     if info.pr is None:
         why = "; ".join(info.notes) or "no pull request"
         verdict.add(
@@ -71,50 +204,99 @@ def check(
             "it is neither a GitHub merge commit ('Merge pull request #N from ...') nor a squash "
             "merge ('... (#N)'). Open a pull request and merge it.",
         )
-    else:
-        how = "merge commit" if info.merge_style == "merge" else f"{info.merge_style} merge"
-        verdict.add("pull request", True, f"#{info.pr} ({how})")
-    api_failed = [n for n in info.notes if n.startswith("GitHub reviews unavailable")]
-    found = approvers(commit, info, api_failed)
-    verdict.approvals = [str(a) for a in found]
-
-    tree = commit.tree
-    specs = read_commit_specs(tree, prefix)
-    verdict.notes += specs.notes()
-    policies = specs.policies()
-    if deployment:
-        scope = deployment_scope(specs, deployment, verdict)
-    else:
-        scope = landing_scope(commit, prefix, specs, verdict)
-    governing = sorted(
-        policies_governing(
-            policies.values(),
-            finetunes=scope.finetunes,
-            deployments=scope.deployments,
-            environments=scope.environments,
-            named=scope.policies,
-        ),
-        key=lambda p: p.name,
+        return _Landed()
+    how = "merge commit" if info.merge_style == "merge" else f"{info.merge_style} merge"
+    verdict.add("pull request", True, f"#{info.pr} ({how})")
+    approvers, not_counted = trailer_approvers(repo, commit)
+    verdict.approvals = [str(a) for a in approvers]
+    verdict.approval_source = (
+        ("merge-commit" if info.merge_style == "merge" else "trailer") if approvers else "none"
     )
-    verdict.policies = [p.name for p in governing]
-    needed, because = required_approvals(specs.project, governing, scope)
-    verdict.required_approvals = needed
-    # On the main branch every gate must hold (each was a required check of its pull request);
-    # a deployment needs the gates of the policies that govern it.
-    gates = verdict.policies if deployment else sorted(policies)
+    return _Landed(None, approvers, not_counted)
 
-    if api_failed:
-        verdict.add("approvals", False, f"{api_failed[0]}; refusing rather than trusting git trailers")
-    elif info.pr is not None:
-        check_count(verdict, found, needed, because)
-        reviewers = sorted({r for p in governing for r in p.approvals.reviewers})
-        if reviewers:
-            check_reviewers(verdict, found, reviewers, fetch_team)
-        if any(p.approvals.codeowners for p in governing):
-            check_codeowners(verdict, commit, prefix, found, scope.paths, fetch_team)
-    for name in gates:
-        _check_gate(verdict, tree, prefix, name)
-    return verdict
+
+def _style(commit) -> str:
+    """How GitHub landed it: a merge commit (two parents), a squash (`(#N)` subject) or a rebase."""
+    if len(commit.parents) >= 2:
+        return "merge"
+    return (
+        "squash" if str(commit.summary).rstrip().endswith(")") and "(#" in str(commit.summary) else "rebase"
+    )
+
+
+# -- where the rules come from -------------------------------------------------------------------
+
+
+def _sides(
+    verdict: Verdict, repo, commit, prefix: str, specs: CommitSpecs, pull: MergedPull | None
+) -> tuple[list[Side], list]:
+    """The commits the rules are read from: the base (first parent; for a squash or rebase of
+    several commits also the pull request's base SHA) and this commit; and the base commits'
+    trees (for CODEOWNERS). Records the `rules` check: a base whose specs do not parse refuses."""
+    bases = list(commit.parents[:1])
+    problems: list[str] = []
+    squashed = pull is not None and len(commit.parents) < 2 and pull.commits > 1
+    if squashed and pull.base_sha and pull.base_sha not in {b.hexsha for b in bases}:
+        try:
+            bases.append(repo.commit(pull.base_sha))
+        except Exception:  # not in this clone
+            problems.append(
+                f"the pull request's base {pull.base_sha[:10]} is not in this clone "
+                "(check out the full history: fetch-depth 0)"
+            )
+    sides: list[Side] = []
+    for base in bases:
+        label = f"the base {base.hexsha[:10]}"
+        if blob_text(base.tree, prefix + PROJECT_FILE) is None:
+            verdict.notes.append(f"{label} has no {prefix}{PROJECT_FILE}: no rules to read there")
+            continue
+        base_specs = read_commit_specs(base.tree, prefix)
+        why = unparsed(base_specs)
+        if why is not None:
+            problems.append(f"{label} does not parse with this llmops ({why})")
+        sides.append(Side(label, base_specs, True, base.hexsha))
+    sides.append(Side("this commit", specs, False, commit.hexsha))
+    if problems:
+        verdict.add(
+            "rules",
+            False,
+            "; ".join(problems) + ": the approval rules are read from the base, never leniently",
+        )
+    elif len(sides) > 1:
+        where = " and ".join(s.label for s in sides if s.is_base)
+        verdict.add("rules", True, f"read from {where} and this commit; the stricter applies")
+    else:
+        verdict.add("rules", True, "no base to read them from: this commit's own")
+    return sides, [base.tree for base in bases]
+
+
+# -- results provenance --------------------------------------------------------------------------
+
+
+def _check_provenance(
+    verdict: Verdict, api: PullsAPI, github: str, pull: MergedPull, tree, prefix: str
+) -> None:
+    """CI produced the results that merged: its `llmops results` check run succeeded on the
+    pull request's head, and the merged commit carries that head's result files."""
+    try:
+        problems = [p for p in [results_check(api, github, pull.head)] if p]
+        differ = results_differ(api, github, pull.head, tree, prefix)
+    except Unverified as exc:
+        verdict.add("results provenance", False, f"{exc}; {_VERIFY}")
+        return
+    if differ:
+        problems.append(
+            f"the merged commit's results differ from the pull request's head {pull.head[:10]}, "
+            f"which CI checked: {', '.join(differ)}"
+        )
+    if problems:
+        verdict.add("results provenance", False, "; ".join(problems))
+    else:
+        verdict.add(
+            "results provenance",
+            True,
+            f"'{RESULTS_CHECK}' succeeded on the head {pull.head[:10]}, whose result files merged unchanged",
+        )
 
 
 # -- where the commit stands ---------------------------------------------------------------
@@ -137,23 +319,6 @@ def _check_on_branch(repo, commit, branch: str, verdict: Verdict) -> None:
             )
         return
     verdict.add("on branch", False, f"no branch '{branch}' in this clone (fetch it, or pass --branch)")
-
-
-# -- approvals ------------------------------------------------------------------------------------
-
-
-def required_approvals(project: Project, governing: list[Policy], scope: Scope) -> tuple[int, list[str]]:
-    """The approvals a change needs (the most any governing policy or protected environment
-    asks), and each requirement as text."""
-    counts = [(p.approvals.min, f"policy {p.name}: {p.approvals.min}") for p in governing]
-    governance = project.governance
-    hit = sorted(set(governance.protected_environments) & scope.environments)
-    if hit:
-        counts.append(
-            (governance.approvals, f"protected environment {', '.join(hit)}: {governance.approvals}")
-        )
-    needed = max((c for c, _ in counts), default=0)
-    return needed, [why for _, why in counts]
 
 
 # -- gates ----------------------------------------------------------------------------------------

@@ -4,9 +4,10 @@ Each commit on the first-parent line of a branch is one landing: a GitHub merge 
 (`Merge pull request #12 from org/branch`, two parents), a squash merge (subject ending in
 `(#13)`), or a direct push. For every such commit that touched a spec file, the specs are told
 apart by the `kind` and `name` inside the YAML, so a renamed file is still the same spec. The
-approvals come from `Approved-by:` / `Reviewed-by:` trailers (or the GitHub API, through an
-injected fetcher); the gate results and metrics are the DVC metrics files committed in the same
-tree (`cache: false`, so git tracks them). Specs are read as `llmops compile` reads them
+approvals come from `Approved-by:` / `Reviewed-by:` trailers, or with `--github` from the GitHub
+API: the pull request GitHub says was merged as the commit (never the number its subject
+claims) and the reviews of its head. The gate results and metrics are the DVC metrics files
+committed in the same tree (`cache: false`, so git tracks them). Specs are read as `llmops compile` reads them
 (`llmops.audit.specs`); a spec that does not parse at some commit is recorded as `unparseable`,
 with the reason in its notes and what could be read of it, never a crash.
 """
@@ -14,16 +15,17 @@ with the reason in its notes and what could be read of it, never a crash.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC
 from pathlib import PurePosixPath
 from typing import Any
 
+from llmops.audit.pulls import PullsAPI, Unreachable, Unverified, head_approvals, merged_pull
 from llmops.audit.specs import CommitSpecs, SpecEntry, read_commit_specs
 from llmops.audit.tree import TreeFacts
 from llmops.compiler.kinds import Deployment
 from llmops.compiler.parse import SPEC_SUFFIXES
+from llmops.github import GitHubError
 
 TRACKED_KINDS = ("FineTune", "Deployment")
 
@@ -33,10 +35,6 @@ _REVERT_SHA = re.compile(r"This reverts commit ([0-9a-f]{7,40})")
 _TRAILER = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]*)\s*:\s*(.+?)\s*$")
 _PERSON = re.compile(r"^(.*?)\s*<([^>]*)>\s*$")
 APPROVAL_KEYS = ("approved-by", "reviewed-by")
-
-
-# (owner/repo, pr number) -> the reviews GitHub returns for it.
-ReviewFetcher = Callable[[str, int], list[dict[str, Any]]]
 
 
 @dataclass
@@ -53,7 +51,7 @@ class Change:
     committer: str
     subject: str
     pr: int | None
-    merge_style: str  # merge | squash | direct
+    merge_style: str  # merge | squash | rebase (GitHub API) | direct
     direct: bool
     merged_by: str | None
     approvals: list[str]
@@ -139,18 +137,6 @@ def approvals_from_trailers(message: str) -> list[str]:
     return names
 
 
-def approvals_from_reviews(reviews: Iterable[dict[str, Any]]) -> list[str]:
-    """Distinct users whose last deciding review (APPROVED / CHANGES_REQUESTED / DISMISSED) approved."""
-    last: dict[str, str] = {}
-    for review in reviews:
-        user = ((review.get("user") or {}).get("login")) or ""
-        state = str(review.get("state") or "").upper()
-        if user and state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
-            last.pop(user, None)
-            last[user] = state
-    return [user for user, state in last.items() if state == "APPROVED"]
-
-
 def _who(actor) -> str:
     return f"{actor.name} <{actor.email}>" if actor.email else str(actor.name)
 
@@ -159,8 +145,16 @@ def _iso(dt) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def landing(repo, commit, github: str | None = None, fetch_reviews: ReviewFetcher | None = None) -> Landing:
-    """PR number, merge style, author and approvals of one first-parent commit."""
+def landing(
+    repo, commit, github: str | None = None, api: PullsAPI | None = None, branch: str = "main"
+) -> Landing:
+    """PR number, merge style, author and approvals of one first-parent commit.
+
+    With `github` (owner/repo) and `api`, the pull request is the one GitHub says was merged
+    into `branch` as this commit, and its approvals are the reviews of its head
+    (`llmops.audit.pulls`); a subject's `(#12)` or `Merge pull request #12` is not believed.
+    Without them (or when GitHub cannot be asked, which a note says), the record is what the
+    commit says of itself: its subject and its `Approved-by:` / `Reviewed-by:` trailers."""
     message = commit.message if isinstance(commit.message, str) else commit.message.decode("utf-8", "replace")
     subject = message.split("\n", 1)[0].strip()
     notes: list[str] = []
@@ -191,12 +185,22 @@ def landing(repo, commit, github: str | None = None, fetch_reviews: ReviewFetche
         notes.append("direct push: no pull request")
     approvals = approvals_from_trailers(message)
     source = ("merge-commit" if style == "merge" else "trailer") if approvals else "none"
-    if github and pr is not None and fetch_reviews is not None:
+    if github and api is not None:
         try:
-            approvals = approvals_from_reviews(fetch_reviews(github, pr))
-            source = "github-api"
-        except Exception as exc:  # an API outage must not hide the record from git
+            pull = merged_pull(api, github, commit.hexsha, _branch_name(branch), subject)
+            reviewed = head_approvals(api.reviews(github, pull.number), pull.head, pull.author)
+        except (Unreachable, GitHubError) as exc:  # the record stays what git says, noted
             notes.append(f"GitHub reviews unavailable: {exc}")
+        except Unverified as exc:  # GitHub answered: no pull request was merged as this commit
+            notes = [n for n in notes if not n.startswith(("direct push", "merge commit without"))]
+            notes.append(f"not a pull request on GitHub: {exc}")
+            pr, approvals, source = None, [], "none"
+            style = "merge" if len(commit.parents) >= 2 else "direct"
+        else:
+            pr, approvals, source = pull.number, reviewed.approvers, "github-api"
+            if style == "direct":
+                style = "rebase"
+            notes += [f"review not counted: {n}" for n in reviewed.not_counted]
     if pr is not None and not approvals:
         notes.append("no approval recorded")
     revert = None
@@ -206,13 +210,22 @@ def landing(repo, commit, github: str | None = None, fetch_reviews: ReviewFetche
     return Landing(pr, style, author, merged_by, approvals, source, revert, notes)
 
 
+def _branch_name(branch: str) -> str:
+    """`main` of `main`, `origin/main` or `refs/remotes/origin/main`: what a pull request's
+    base ref says."""
+    for lead in ("refs/remotes/origin/", "refs/heads/", "origin/"):
+        if branch.startswith(lead):
+            return branch[len(lead) :]
+    return branch
+
+
 def walk(
     repo,
     branch: str = "main",
     *,
     prefix: str = "",
     github: str | None = None,
-    fetch_reviews: ReviewFetcher | None = None,
+    api: PullsAPI | None = None,
     tags_by_commit: dict[str, list[str]] | None = None,
 ) -> tuple[list[Change], list[SpecSummary]]:
     """Every change to a tracked spec on `branch`'s first-parent line, oldest first, and where
@@ -265,7 +278,7 @@ def walk(
                 else:
                     change = "modified"
             if info is None:
-                info = pr_cache.setdefault(commit.hexsha, landing(repo, commit, github, fetch_reviews))
+                info = pr_cache.setdefault(commit.hexsha, landing(repo, commit, github, api, branch))
             if facts is None:
                 facts = TreeFacts(commit.tree, prefix, now)
             parseable = after is None or after.parses
@@ -307,11 +320,19 @@ def walk(
                 versions=sorted(
                     t for t in (tags_by_commit or {}).get(commit.hexsha, []) if _tag_artifact(t) == name
                 ),
-                notes=list(info.notes) + why + now.project_notes(),
+                notes=list(info.notes) + why + now.project_notes() + _stale_note(facts),
             )
             changes.append(row)
             _summarise(summaries, row)
     return changes, sorted(summaries.values(), key=lambda s: (s.kind or "", s.name))
+
+
+def _stale_note(facts: TreeFacts) -> list[str]:
+    """The metrics a row shows are only this commit's when its dvc.lock is fresh: say so when not."""
+    stale = facts.stale()
+    if not stale:
+        return []
+    return [f"results at this commit are stale (not what its specs produce): {'; '.join(stale[:3])}"]
 
 
 class _SpecsCache:

@@ -49,9 +49,11 @@ class Scope:
             names.get(entry.kind or "", set()).add(entry.name)
 
 
-def landing_scope(commit, prefix: str, specs: CommitSpecs, verdict: Verdict) -> Scope:
+def landing_scope(
+    commit, prefix: str, specs: CommitSpecs, verdict: Verdict, before: CommitSpecs | None = None
+) -> Scope:
     """FineTunes, Deployments (with environments) and Policies the landing changed, and its paths.
-    `specs`: the commit's."""
+    `specs`: the commit's; `before`: its first parent's, when already read."""
     scope = Scope()
     parent = commit.parents[0] if commit.parents else None
     if parent is None:
@@ -59,7 +61,8 @@ def landing_scope(commit, prefix: str, specs: CommitSpecs, verdict: Verdict) -> 
     else:
         paths = sorted({p for d in parent.diff(commit) for p in (d.a_path, d.b_path) if p})
     scope.paths = [p[len(prefix) :] for p in paths if p.startswith(prefix)]
-    before = read_commit_specs(parent.tree, prefix) if parent is not None else None
+    if before is None and parent is not None:
+        before = read_commit_specs(parent.tree, prefix)
     for side, when in ((before, "before this commit, "), (specs, "")):
         if side is None:
             continue
@@ -81,9 +84,17 @@ def landing_scope(commit, prefix: str, specs: CommitSpecs, verdict: Verdict) -> 
     return scope
 
 
-def deployment_scope(specs: CommitSpecs, name: str, verdict: Verdict) -> Scope:
-    """The Deployment `name` at this commit: it, its environment, FineTune and policies."""
+def deployment_scope(
+    specs: CommitSpecs, name: str, verdict: Verdict, bases: list[CommitSpecs] | None = None
+) -> Scope:
+    """The Deployment `name` at this commit: it, its environment, FineTune and policies; and
+    as it was at each of `bases`, so moving it out of a protected environment or dropping a
+    policy in the same change does not escape them."""
     scope = Scope()
+    for base in bases or []:
+        before = base.find("Deployment", name)
+        if before is not None:
+            scope.add(before)
     entry = specs.find("Deployment", name)
     if entry is None:
         verdict.add("deployment", False, f"no Deployment '{name}' in the specs at this commit")

@@ -9,13 +9,17 @@ a field the spec language has since changed). Such a commit is read leniently an
 spec that does not validate keeps the values that do, the model's defaults stand in for the
 rest (an unreadable `applies_to` governs everything, unreadable approvals need the default
 count), and it carries its problems for the verdict's or the audit row's notes; llmops.yaml the
-same. A spec whose YAML is broken, or that lacks a required field, is known by its path (and by
-its kind and name when the YAML says them) but has no typed spec.
+same. A whole number written `2.0` or `"2"` where an integer is asked is read as that number,
+never dropped for a default. A spec whose YAML is broken, or that lacks a required field, is
+known by its path (and by its kind and name when the YAML says them) but has no typed spec.
+Enforcement reads the rules of a base commit strictly (`llmops.audit.rules`): there, any of
+this refuses.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,23 +131,28 @@ def main_branch(tree, prefix: str = "") -> str:
 def salvage(model: type[BaseModel], data: dict[str, Any]) -> BaseModel | None:
     """`data` as `model`, leaving out each value that does not validate (the smallest: one key
     of a mapping, one item of a list; for a missing field, the mapping that lacks it) so that the
-    model's defaults stand in for them; None when a required top-level field is lost."""
+    model's defaults stand in for them; None when a required top-level field is lost. A whole
+    number where a strict integer is asked (`2.0`, `"2"`: an approval count) is read as that
+    number rather than dropped: a count dropped for the default would loosen the rule."""
     data = copy.deepcopy(data)
     for _ in range(_MAX_SALVAGE):
         try:
             return model.model_validate(data)
         except ValidationError as exc:
-            if not _drop(data, exc.errors()[0]["loc"]):
+            error = exc.errors()[0]
+            if not (_whole_number(data, error) or _drop(data, error["loc"])):
                 return None
     return None
 
 
 _MAX_SALVAGE = 200
 _TAG_KEYS = ("kind", "step", "type")
+_DIGITS = re.compile(r"^\s*[+-]?\d+\s*$")
 
 
-def _drop(data: dict[str, Any], loc: tuple[str | int, ...]) -> bool:
-    """Remove the value a validation error points at; False when that is the whole spec."""
+def _locate(data: dict[str, Any], loc: tuple[str | int, ...]) -> list[tuple[Any, str | int]]:
+    """The (container, key) steps from `data` down a validation error's location, as far as the
+    data goes."""
     path: list[tuple[Any, str | int]] = []
     node: Any = data
     for part in loc:
@@ -155,6 +164,31 @@ def _drop(data: dict[str, Any], loc: tuple[str | int, ...]) -> bool:
         else:
             break  # past the data: a missing field (drop what lacks it)
         node = node[part]
+    return path
+
+
+def _whole_number(data: dict[str, Any], error: Any) -> bool:
+    """Replace a strict integer field's `2.0` or `"2"` by 2; False when the error is another."""
+    value = error.get("input")
+    if error.get("type") != "int_type" or isinstance(value, bool):
+        return False
+    whole = isinstance(value, float) and value.is_integer()
+    if not (whole or (isinstance(value, str) and _DIGITS.match(value))):
+        return False
+    number = int(value)
+    path = _locate(data, error["loc"])
+    if not path:
+        return False
+    container, key = path[-1]
+    if type(container[key]) is not type(value) or container[key] != value:
+        return False  # the error points past the data: not this value
+    container[key] = number
+    return True
+
+
+def _drop(data: dict[str, Any], loc: tuple[str | int, ...]) -> bool:
+    """Remove the value a validation error points at; False when that is the whole spec."""
+    path = _locate(data, loc)
     if not path:
         return False
     container, key = path[-1]

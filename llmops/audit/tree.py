@@ -54,7 +54,9 @@ class TreeFacts:
         self.tree = tree
         self.mdir = prefix + specs.project.paths.metrics.rstrip("/")
         self.specs = specs
+        self.prefix = prefix
         self._files: dict[str, Any] | None = None
+        self._stale: list[str] | None = None
 
     def files(self) -> dict[str, Any]:
         if self._files is None:
@@ -67,6 +69,14 @@ class TreeFacts:
                 if item.type == "blob" and item.name.endswith(".json"):
                     self._files[item.name[: -len(".json")]] = json_blob(self.tree, item.path)
         return self._files
+
+    def stale(self) -> list[str]:
+        """Why this tree's dvc.lock is not the result of its own specs and inputs (empty: it is)."""
+        if self._stale is None:
+            from llmops.audit.results_check import stale_results
+
+            self._stale = stale_results(self.tree, self.prefix)
+        return self._stale
 
     def policies(self) -> dict[str, Policy]:
         """Policy specs in this tree by name (for `applies_to`); unreadable ones are left out."""

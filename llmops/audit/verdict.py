@@ -23,6 +23,7 @@ class Verdict:
     merge_style: str = "direct"
     approvals: list[str] = field(default_factory=list)
     approval_source: str = "none"
+    head: str | None = None  # the pull request's head SHA, as GitHub records it (API mode)
     required_approvals: int = 0
     policies: list[str] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)

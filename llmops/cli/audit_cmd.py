@@ -4,7 +4,8 @@
 Deployment spec with its pull request, author, approvals, gate results and metrics at that
 commit, plus the registry (GTO-style tags). `register` writes those tags. Both read git only
 (gitpython, imported when the command runs); approvals may come from the GitHub API when
-`--github owner/repo` is given and GITHUB_TOKEN is set.
+`--github owner/repo` is given and GITHUB_TOKEN is set: then a commit's pull request is the one
+GitHub says was merged as it, never the number its subject claims.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from llmops.gitrepo import find_commit, open_repo
 WHY_GIT = "the audit is read from git history"
 
 
-def build_report(repo, branch: str, prefix: str = "", github: str | None = None, fetch_reviews=None) -> dict:
+def build_report(repo, branch: str, prefix: str = "", github: str | None = None, api=None) -> dict:
     from llmops.audit import history
     from llmops.audit import tags as registry
     from llmops.audit.render import SCHEMA
@@ -31,7 +32,7 @@ def build_report(repo, branch: str, prefix: str = "", github: str | None = None,
         branch,
         prefix=prefix,
         github=github,
-        fetch_reviews=fetch_reviews,
+        api=api,
         tags_by_commit=registry.tags_by_commit(events),
     )
     return {
@@ -65,7 +66,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             raise UsageError(f"--github takes owner/repo, not '{github}'")
         token = os.environ.get("GITHUB_TOKEN")
         if token:
-            fetch = GitHub(token).reviews
+            fetch = GitHub(token)
         else:
             print("llmops: GITHUB_TOKEN is not set; approvals come from commit trailers", file=sys.stderr)
     report = build_report(repo, args.branch, prefix, github if fetch else None, fetch)

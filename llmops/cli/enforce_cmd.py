@@ -1,11 +1,12 @@
 """`llmops enforce`: refuse (exit 1) unless a commit reached the main branch through a merged pull
-request that meets the Policy's approvals and whose gates passed.
+request that meets the Policy's approvals, whose results CI produced and whose gates passed.
 
 The main-branch workflow runs it first, so no stage or deployment job starts for a commit that
 was pushed directly or merged without its approvals; `llmops run deploy-<name>` runs the same
-check for the deployment before it acts. In GitHub Actions, with `GITHUB_TOKEN` set, approvals
-come from the pull request's reviews (GitHub's merge commits carry no trailers); elsewhere from
-`Approved-by:` / `Reviewed-by:` trailers of the merge commit.
+check for the deployment before it acts. In GitHub Actions, with `GITHUB_TOKEN` set, everything
+is verified through the GitHub API (`--github OWNER/REPO` does the same elsewhere); `--trailers`
+(or LLMOPS_TRUST_TRAILERS=1) trusts the commit's `Approved-by:` / `Reviewed-by:` trailers
+instead, for local checks. With neither, it refuses and says so (`llmops.cli.enforcement`).
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ def render_markdown(verdict) -> str:
 
 
 def cmd_enforce(args: argparse.Namespace) -> int:
-    verdict = verdict_for(args.project, args.ref, args.branch, args.deployment, args.github)
+    verdict = verdict_for(
+        args.project, args.ref, args.branch, args.deployment, args.github, trailers=args.trailers
+    )
     out: dict[str, Any] = {"table": render_table, "markdown": render_markdown}
     if args.format == "json":
         sys.stdout.write(json.dumps(verdict.as_dict(), indent=2) + "\n")

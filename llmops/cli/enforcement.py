@@ -3,57 +3,100 @@ prints it, and `llmops run deploy-<name>` refuses to act without it. A CLI helpe
 command modules never import each other, so what both need lives here.
 
 The checks themselves are `llmops.audit.enforce`; this module only finds their inputs: the
-repository, the main branch the project names, and where approvals come from (the GitHub API
-with `--github` or inside Actions when GITHUB_TOKEN is set, else commit trailers).
+repository, the main branch the project names, and where approvals come from, which is always
+explicit:
+
+* the GitHub API, inside GitHub Actions with GITHUB_TOKEN set (the repository is
+  GITHUB_REPOSITORY), or anywhere with `--github OWNER/REPO` and GITHUB_TOKEN;
+* the commit's trailers, only when asked for: `llmops enforce --trailers`, or
+  `LLMOPS_TRUST_TRAILERS=1` (the way `llmops run deploy-<name>` and scripts ask);
+* otherwise nothing, and the verdict refuses saying which of the two to use. A token outside
+  Actions without `--github` refuses too: the repository to ask is unknown, and trailers are
+  never a silent fallback.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 
 from llmops.errors import UsageError
 from llmops.github import is_owner_repo
-from llmops.gitrepo import find_commit, open_repo
+
+TRUST_TRAILERS_ENV = "LLMOPS_TRUST_TRAILERS"
+_ON, _OFF = ("1", "true", "yes"), ("", "0", "false", "no")
 
 
-def github_source(explicit: str | None) -> tuple[str | None, str | None]:
-    """(owner/repo, token) for the reviews API: `--github`, else the Actions environment."""
+def trailers_requested(flag: bool = False) -> bool:
+    """`--trailers`, or LLMOPS_TRUST_TRAILERS=1 in the environment."""
+    value = os.environ.get(TRUST_TRAILERS_ENV, "").strip().lower()
+    if value not in _ON + _OFF:
+        raise UsageError(
+            f"{TRUST_TRAILERS_ENV} is '{value}': set it to 1 to trust commit trailers, or unset it"
+        )
+    return flag or value in _ON
+
+
+def approval_source(explicit: str | None, trailers: bool):
+    """Where approvals come from (`llmops.audit.enforce.Source`), from `--github`, `--trailers`
+    (or LLMOPS_TRUST_TRAILERS) and the environment."""
+    from llmops.audit.enforce import Source
+    from llmops.github import GitHub
+
     if explicit is not None and not is_owner_repo(explicit):
         raise UsageError(f"--github takes owner/repo, not '{explicit}'")
     token = os.environ.get("GITHUB_TOKEN") or None
+    in_actions = os.environ.get("GITHUB_ACTIONS") == "true"
+    if explicit is not None and trailers:
+        raise UsageError(
+            "--github and --trailers (or LLMOPS_TRUST_TRAILERS) ask for two approval sources: pick one"
+        )
+    if trailers:
+        if in_actions and token:
+            raise UsageError(
+                "inside GitHub Actions with GITHUB_TOKEN, approvals come from the GitHub API: drop "
+                f"--trailers / {TRUST_TRAILERS_ENV} (trailers are for local checks)"
+            )
+        return Source(trailers=True)
+    if explicit is not None:
+        if token is None:
+            return Source(
+                why_none=f"--github {explicit} needs GITHUB_TOKEN (a token that can read the repository's "
+                "pull requests, reviews, check runs and contents); approvals never fall back to trailers"
+            )
+        return Source(github=explicit, api=GitHub(token))
     if token is None:
-        if explicit:
-            print("llmops: GITHUB_TOKEN is not set; approvals come from commit trailers", file=sys.stderr)
-        return None, None
-    repo = explicit
-    if repo is None and os.environ.get("GITHUB_ACTIONS") == "true":
-        repo = os.environ.get("GITHUB_REPOSITORY") or None
-        if repo is not None and not is_owner_repo(repo):
-            raise UsageError(f"GITHUB_REPOSITORY is '{repo}', not owner/repo")
-    return (repo, token) if repo else (None, None)
+        return Source()  # the default refusal says: Actions with a token, or --trailers
+    if not in_actions:
+        return Source(
+            why_none="GITHUB_TOKEN is set but this is not GitHub Actions (GITHUB_ACTIONS is not 'true'), "
+            "so which repository to ask is unknown: pass --github OWNER/REPO to verify through the "
+            "GitHub API, or --trailers to trust commit trailers locally; approvals never fall back "
+            "to trailers"
+        )
+    repo = os.environ.get("GITHUB_REPOSITORY") or ""
+    if not is_owner_repo(repo):
+        return Source(why_none=f"GITHUB_REPOSITORY is '{repo}', not owner/repo: cannot ask GitHub")
+    return Source(github=repo, api=GitHub(token))
 
 
-def verdict_for(project: str, ref: str, branch: str | None, deployment: str | None, github: str | None):
-    """Run every check (see llmops.audit.enforce) for `ref` of the project's repository."""
+def verdict_for(
+    project: str,
+    ref: str,
+    branch: str | None,
+    deployment: str | None,
+    github: str | None,
+    trailers: bool = False,
+):
+    """Run every check (see llmops.audit.enforce) for `ref` of the project's repository.
+    `trailers`: `--trailers` was given (LLMOPS_TRUST_TRAILERS=1 counts too)."""
     from llmops.audit import enforce
-    from llmops.github import GitHub
+    from llmops.gitrepo import find_commit, open_repo
 
     repo, prefix = open_repo(project, "the audit is read from git history")
     branch = branch or _main_branch(repo, prefix)
-    owner_repo, token = github_source(github)
+    source = approval_source(github, trailers_requested(trailers))
     find_commit(repo, ref, "commit or ref")
-    client = GitHub(token) if token else None
-    return enforce.check(
-        repo,
-        ref,
-        branch=branch,
-        prefix=prefix,
-        deployment=deployment,
-        github=owner_repo,
-        fetch_reviews=client.reviews if client else None,
-        fetch_team=client.team_members if client else None,
-    )
+    return enforce.check(repo, ref, branch=branch, prefix=prefix, deployment=deployment, source=source)
 
 
 def _main_branch(repo, prefix: str) -> str:

@@ -24,6 +24,7 @@ COMMANDS = {
     "audit": "llmops.cli.audit_cmd",
     "register": "llmops.cli.audit_cmd",
     "enforce": "llmops.cli.enforce_cmd",
+    "results": "llmops.cli.results_cmd",
     "serve": "llmops.cli.serve_cmd",
     "feedback": "llmops.cli.feedback_cmd",
 }
@@ -52,6 +53,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("init", "start a new project with a working example")
     p.add_argument("directory", help="folder to create (must be empty or missing)")
+    p.add_argument(
+        "--starter",
+        choices=("minimal", "lifecycle"),
+        default="minimal",
+        help="minimal: one Dataset; lifecycle: data, prompt, a tiny fine-tune, its eval, a policy "
+        "and a deployment, all on CPU (default: minimal)",
+    )
+    p.add_argument(
+        "--remote",
+        metavar="URL",
+        help="DVC remote for CI (storage.remote.url): s3://, gs://, azure://, ssh://, ... or a folder; "
+        "lifecycle default: a shared folder ../DIR-dvc-remote",
+    )
 
     command("validate", "check llmops.yaml and every spec; exit 2 on any problem")
 
@@ -104,11 +118,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ref", nargs="?", default="HEAD", metavar="REF", help="commit to check (default: HEAD)")
     p.add_argument("--branch", help="the main branch (default: llmops.yaml governance.main_branch)")
     p.add_argument("--deployment", metavar="NAME", help="check for deploying this Deployment")
-    p.add_argument("--github", metavar="OWNER/REPO", help="read PR reviews from GitHub (needs GITHUB_TOKEN)")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument(
+        "--github",
+        metavar="OWNER/REPO",
+        help="verify through the GitHub API (needs GITHUB_TOKEN; the default inside GitHub Actions)",
+    )
+    source.add_argument(
+        "--trailers",
+        action="store_true",
+        help="trust the commit's Approved-by:/Reviewed-by: trailers (local checks; "
+        "LLMOPS_TRUST_TRAILERS=1 does the same, also for `llmops run deploy-*`)",
+    )
     p.add_argument("--format", choices=("table", "markdown", "json"), default="table")
     p.add_argument(
         "--annotations", action="store_true", help="also write a GitHub ::error annotation per refusal"
     )
+
+    p = command("results", "hand stage results between CI jobs through the DVC remote")
+    actions = p.add_subparsers(dest="results_command", metavar="ACTION", required=True)
+    p = actions.add_parser(
+        "pull", help="before a stage runs: the results of the stages above it", parents=[common]
+    )
+    p.add_argument("stage", metavar="STAGE", help="the stage about to run")
+    p = actions.add_parser("push", help="after stages ran: record their results", parents=[common])
+    p.add_argument("stages", nargs="*", metavar="STAGE", help="stages to record")
+    p.add_argument(
+        "--all", action="store_true", help="every stage whose dvc.lock entry matches this checkout"
+    )
+    actions.add_parser(
+        "collect",
+        help="dvc.lock, metrics, plots and reports of every stage, from the remote",
+        parents=[common],
+    )
+    p = actions.add_parser(
+        "diff",
+        help="result files here against the commit checked out; exit 1 if they differ",
+        parents=[common],
+    )
+    p.add_argument("--patch", metavar="FILE", help="also write the difference as a git patch")
 
     p = command("register", "register a model version (and assign it to an environment) as git tags")
     p.add_argument("model", metavar="MODEL", help="model name, e.g. the FineTune's name")

@@ -102,7 +102,11 @@ def _compiled_config(root: Path, stage_name: str) -> dict[str, Any]:
 
 def check_deploy_allowed(project: str, deployment: str) -> None:
     """A deployment acts only for a clean checkout of a commit that reached the main branch
-    through an approved pull request whose gates passed (`llmops enforce`); else exit 1."""
+    through an approved pull request whose gates passed (`llmops enforce`); else exit 1.
+
+    Approvals are verified as `llmops enforce` verifies them: through the GitHub API inside
+    Actions with GITHUB_TOKEN; locally only with LLMOPS_TRUST_TRAILERS=1, which trusts the
+    commit's trailers (there is no flag: `llmops run` is what `dvc repro` and CI jobs call)."""
     from llmops.cli.enforcement import refusal_message, verdict_for
     from llmops.gitrepo import open_repo
 
@@ -125,6 +129,7 @@ def check_deploy_allowed(project: str, deployment: str) -> None:
         raise CheckFailed(refusal_message(verdict))
     pr = f"pull request #{verdict.pr}" if verdict.pr else "its pull request"
     approved = ", ".join(verdict.approvals) or "nobody (none needed)"
+    approved += f" ({verdict.approval_source})"
     gates = ", ".join(verdict.policies) or "none"
     print(f"{stage}: {verdict.commit[:10]} arrived through {pr}, approved by {approved}")
     print(f"{stage}: gates passed at that commit: {gates}")

@@ -43,7 +43,55 @@ def read_pipeline(text: str) -> list[PipelineStage]:
     doc = _load(text)
     if not isinstance(doc, dict) or not isinstance(doc.get("stages"), dict):
         raise ValueError("dvc.yaml has no `stages:` mapping")
-    return [_stage(str(name), body) for name, body in doc["stages"].items()]
+    stages: list[PipelineStage] = []
+    for name, body in doc["stages"].items():
+        if isinstance(body, dict) and "matrix" in body:
+            stages += [
+                _stage(f"{name}@{key}", _substitute(body, key, item)) for key, item in _matrix(name, body)
+            ]
+        else:
+            stages.append(_stage(str(name), body))
+    return stages
+
+
+def _matrix(name: Any, body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(key, item) of each stage DVC generates from a `matrix:` (dvc/parsing: the values of a
+    combination joined by '-', in the order the matrix lists its keys)."""
+    import itertools
+
+    matrix = body["matrix"]
+    if not isinstance(matrix, dict) or not all(isinstance(v, list) for v in matrix.values()):
+        raise ValueError(f"dvc.yaml stage {name}: `matrix` must map names to lists")
+    keys = list(matrix)
+    return [
+        ("-".join(_to_str(v) for v in combo), dict(zip(keys, combo, strict=True)))
+        for combo in itertools.product(*matrix.values())
+    ]
+
+
+def _to_str(value: Any) -> str:
+    """A matrix value as DVC writes it into a stage name (`dvc.parsing.interpolate.to_str`)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _substitute(body: dict[str, Any], key: str, item: dict[str, Any]) -> dict[str, Any]:
+    """The stage body with `${key}` and `${item.<name>}` filled in every string."""
+
+    def fill(value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.replace("${key}", key)
+            for field, v in item.items():
+                value = value.replace("${item." + str(field) + "}", _to_str(v))
+            return value
+        if isinstance(value, list):
+            return [fill(v) for v in value]
+        if isinstance(value, dict):
+            return {fill(k): fill(v) for k, v in value.items()}
+        return value
+
+    return {k: fill(v) for k, v in body.items() if k != "matrix"}
 
 
 def read_lock(text: str | None) -> dict[str, dict[str, Any]]:
@@ -118,7 +166,7 @@ def _entries(stage: str, section: str, items: Any) -> list[tuple[str, Any]]:
         if isinstance(item, str):
             found.append((item, None))
         elif isinstance(item, dict) and len(item) == 1:
-            (path, flags), = item.items()
+            ((path, flags),) = item.items()
             found.append((str(path), flags))
         else:
             raise ValueError(f"dvc.yaml stage {stage}: an entry of `{section}` is not a path")
@@ -126,6 +174,11 @@ def _entries(stage: str, section: str, items: Any) -> list[tuple[str, Any]]:
 
 
 def _load(text: str) -> Any:
+    """Safe YAML; a syntax error is a ValueError like every other shape problem."""
     from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
 
-    return YAML(typ="safe", pure=True).load(text)
+    try:
+        return YAML(typ="safe", pure=True).load(text)
+    except YAMLError as exc:
+        raise ValueError(f"not valid YAML: {str(exc).splitlines()[0]}") from exc

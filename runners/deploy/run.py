@@ -1,5 +1,7 @@
 """The deploy stage: `deploy-<name>` of a Deployment, blue/green on one machine.
 
+0. verify the weights: every model folder it loads from the project holds exactly what the
+   committed dvc.lock approves (`weights.py`); anything else is refused before a process starts;
 1. prepare the model (merge an adapter where the engine needs it; reused when already merged);
 2. start the new engine on a free loopback port, logging under `.llmops/serve/<name>/logs/`;
 3. wait until it answers `/v1/models`;
@@ -41,6 +43,7 @@ from llmops.runners.deploy.engine import (
 )
 from llmops.runners.deploy.live import git_head, is_our_engine, read_live, write_live
 from llmops.runners.deploy.smoke import failures, run_smoke_tests
+from llmops.runners.deploy.weights import verify_weights
 
 if TYPE_CHECKING:
     from llmops.compiler.kinds.deployment import Deployment
@@ -65,6 +68,8 @@ def deploy(config: DeployConfig, root: Path) -> dict[str, Any]:
     spec = config.spec
     name = spec.name
     folder = serve_dir(root, name)
+    for rel in verify_weights(config.stage, config.inputs.model, root):
+        print(f"{config.stage}: {rel} holds the weights the committed dvc.lock approves")
     engine = choose_engine(spec)
     served = prepare_model(spec, config.inputs.model, root, engine=engine)
     version = deployment_version(spec, served, engine)

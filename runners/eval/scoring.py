@@ -21,13 +21,14 @@ entries after their keys. The argument `higher_is_better` (default true) is llmo
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import inspect
 import logging
 import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -322,11 +323,12 @@ SCORERS: dict[str, Callable[[dict, _Inputs], Result]] = {
 
 def _custom(target: str, args: dict, inputs: _Inputs) -> Result:
     higher = bool(args.pop("higher_is_better", True))
-    function = _import_callable(target, inputs.root)
-    try:
-        result = function(list(inputs.predictions), list(inputs.references), **args)
-    except Exception as err:
-        raise MetricError(f"custom metric {target} raised {type(err).__name__}: {err}") from err
+    with _no_bytecode():  # the module's own imports may come later, inside the call
+        function = _import_callable(target, inputs.root)
+        try:
+            result = function(list(inputs.predictions), list(inputs.references), **args)
+        except Exception as err:
+            raise MetricError(f"custom metric {target} raised {type(err).__name__}: {err}") from err
     name = target.rsplit(":", 1)[1]
     entries = result.items() if isinstance(result, dict) else [(name, result)]
     numbers: dict[str, float] = {}
@@ -349,6 +351,18 @@ def _custom(target: str, args: dict, inputs: _Inputs) -> Result:
     scores = [Score("custom", k, v, None, None, inputs.n, higher, source) for k, v in numbers.items()]
     mean_scores, per_example = _means(inputs, "custom", columns, source, higher)
     return scores + mean_scores, per_example
+
+
+@contextlib.contextmanager
+def _no_bytecode() -> Iterator[None]:
+    """No `__pycache__` written while a custom metric loads and runs: its package folder is a
+    DVC dependency of the eval stage (compiler/stages/eval.py), whose hash a new file changes."""
+    before = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
+    try:
+        yield
+    finally:
+        sys.dont_write_bytecode = before
 
 
 def _import_callable(target: str, root: Path) -> Callable[..., Any]:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import git
@@ -14,6 +12,8 @@ import pytest
 from llmops.audit import history
 from llmops.cli.audit_cmd import build_report
 from llmops.cli.main import main
+from llmops.github import GitHub
+from tests.fakes.github_api import FakeGitHub
 
 PROJECT = "kind: Project\nname: demo\n"
 TUNE = """kind: FineTune
@@ -292,56 +292,39 @@ def test_other_branch(project, capsys):
 
 
 def test_github_reviews_from_a_fake_api(project, monkeypatch, capsys):
+    """With --github, a row's pull request is the one GitHub says was merged as its commit, and its
+    approvals the latest reviews of that pull request's head (tests/audit/test_audit_github.py
+    has the replayed-number cases)."""
     root, shas = project
-    calls: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            calls.append(self.path + " " + self.headers.get("Authorization", ""))
-            reviews = [
-                {"user": {"login": "alice"}, "state": "APPROVED"},
-                {"user": {"login": "bob"}, "state": "CHANGES_REQUESTED"},
-                {"user": {"login": "alice"}, "state": "COMMENTED"},
-                {"user": {"login": "carol"}, "state": "APPROVED"},
-                {"user": {"login": "carol"}, "state": "APPROVED"},
-            ]
-            body = json.dumps(reviews if "/pulls/12/" in self.path else []).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        monkeypatch.setenv("GITHUB_TOKEN", "t0ken")
-        monkeypatch.setenv("GITHUB_API_URL", f"http://127.0.0.1:{server.server_port}")
+    repo = git.Repo(root)
+    with FakeGitHub() as api:
+        merge = repo.commit(shas["merge"])
+        api.merged_pull(12, head=merge.parents[1].hexsha, merge_commit=shas["merge"], author="dave")
+        for login, state in [
+            ("alice", "APPROVED"),
+            ("bob", "CHANGES_REQUESTED"),
+            ("alice", "COMMENTED"),
+            ("carol", "APPROVED"),
+            ("carol", "APPROVED"),
+        ]:
+            api.review(12, login, state)
+        api.merged_pull(13, head=shas["squash"], merge_commit=shas["squash"])
+        monkeypatch.setenv("GITHUB_TOKEN", api.token)
+        monkeypatch.setenv("GITHUB_API_URL", api.url)
         report = audit_json(root, capsys, "--github", "org/repo")
-    finally:
-        server.shutdown()
-        server.server_close()
     rows = rows_by_commit(report)
     merge = rows[(shas["merge"], "tiny")]
     assert merge["approval_source"] == "github-api" and merge["approvals"] == ["alice", "carol"]
     squash = rows[(shas["squash"], "tiny")]
     assert squash["approval_source"] == "github-api" and squash["approvals"] == []
-    assert rows[(shas["direct"], "tiny")]["approval_source"] == "none"  # no PR, no API call
-    assert any(
-        c.startswith("/repos/org/repo/pulls/12/reviews?") and c.endswith("Bearer t0ken") for c in calls
-    )
+    assert rows[(shas["direct"], "tiny")]["approval_source"] == "none"  # no PR on GitHub
+    assert ("reviews", "/repos/org/repo/pulls/12/reviews?per_page=100&page=1") in api.calls
 
 
 def test_github_outage_falls_back_to_trailers(project):
     root, shas = project
-
-    def down(owner_repo, number):
-        raise OSError("connection refused")
-
-    report = build_report(git.Repo(root), "main", github="org/repo", fetch_reviews=down)
+    down = GitHub("t", api="http://127.0.0.1:9")  # the discard port: refused at once
+    report = build_report(git.Repo(root), "main", github="org/repo", api=down)
     merge = rows_by_commit(report)[(shas["merge"], "tiny")]
     assert merge["approval_source"] == "merge-commit" and merge["approvals"] == ["Alice Lead", "Bob Lead"]
     assert any("GitHub reviews unavailable" in n for n in merge["notes"])

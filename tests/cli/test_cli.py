@@ -113,17 +113,7 @@ def test_compile_removes_only_its_own_stale_files(fixture_project, capsys):
     mine.write_text("name: hand written\n")
     (root / "specs/deploy/prod.yaml").unlink()
     (root / "specs/policies/release.yaml").write_text(
-        (root / "specs/policies/release.yaml")
-        .read_text()
-        .replace("deployments: [prod]", "deployments: []")
-        .replace(
-            "  - type: regression\n    suite: quality\n    metric: rougeL\n    baseline: {deployment: prod}\n"
-            "    max_drop: 0.01\n",
-            "",
-        )
-    )
-    (root / "specs/evals/quality.yaml").write_text(
-        (root / "specs/evals/quality.yaml").read_text().replace(", {deployment: prod}", "")
+        (root / "specs/policies/release.yaml").read_text().replace("deployments: [prod]", "deployments: []")
     )
     assert main(["-C", str(root), "compile", "--check"]) == 1
     assert main(["-C", str(root), "compile"]) == 0

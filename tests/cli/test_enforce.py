@@ -4,148 +4,40 @@ a real compiled project (its gate stage config), results files recorded in dvc.l
 
 from __future__ import annotations
 
-import hashlib
 import json
-from pathlib import Path
 
-import git
 import pytest
 
 from llmops.audit import codeowners, enforce
 from llmops.cli.main import main
-from llmops.compiler.compile import compile_project
-from llmops.compiler.parse import load_project
-
-PROJECT = """kind: Project
-name: demo
-governance: {protected_environments: [production], approvals: 1}
-"""
-DATASET = "kind: Dataset\nname: tickets\nsources: [{path: data/t.jsonl}]\n"
-PROMPT = "kind: Prompt\nname: answer\ntemplate: 'Q: {{ text }}'\nvariables: [text]\ncompletion: answer\n"
-TUNE = """kind: FineTune
-name: tiny
-base_model: {{hub: org/base, revision: 0123456789abcdef0123456789abcdef01234567}}
-dataset: tickets
-prompt: answer
-method: {{type: lora, r: {r}}}
-"""
-EVAL = """kind: EvalSuite
-name: quality
-models: [{finetune: tiny}]
-dataset: tickets
-prompt: answer
-metrics: [{name: rouge}]
-"""
-POLICY = """kind: Policy
-name: release
-applies_to: {{finetunes: [tiny], deployments: [prod]}}
-rules:
-  - {{name: rouge-floor, type: threshold, suite: quality, metric: rougeL, min: 0.2}}
-approvals: {{min: 2, reviewers: {reviewers}, codeowners: {codeowners}}}
-"""
-DEPLOY = """kind: Deployment
-name: prod
-model: {{finetune: tiny}}
-environment: production
-policies: [release]
-status: {status}
-"""
-CAROL = git.Actor("Carol Coder", "carol@example.com")
-GITHUB = git.Actor("GitHub", "noreply@github.com")
-ALICE = "Approved-by: Alice Lead <alice@example.com>"
-BOB = "Approved-by: Bob Lead <bob@example.com>"
+from llmops.github import GitHub
+from tests.audit.gitproject import (
+    ALICE,
+    BOB,
+    DEPLOY,
+    GITHUB,
+    PROJECT,
+    TUNE,
+    Repo,
+    api_source,
+    clear_ci_environment,
+    failed,
+    on_github,
+    policy,
+    start,
+)
+from tests.fakes.github_api import FakeGitHub
 
 
-class Repo:
-    """A project repository on disk: files, compile, a results file recorded in dvc.lock, commits."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.repo = git.Repo.init(root, initial_branch="main")
-
-    def write(self, files: dict[str, str]) -> None:
-        for rel, text in files.items():
-            (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
-            (self.root / rel).write_text(text)
-
-    def results(self, rouge: float) -> None:
-        """What `dvc repro` leaves: the eval results and dvc.lock recording their md5."""
-        text = json.dumps({"models": {"finetune:tiny": {"rougeL": rouge, "n": 10}}, "baselines": {}})
-        self.write({"metrics/eval-quality.json": text})
-        lock = {
-            "schema": "2.0",
-            "stages": {
-                "eval-quality": {
-                    "cmd": "llmops run eval-quality",
-                    "outs": [
-                        {
-                            "path": "metrics/eval-quality.json",
-                            "hash": "md5",
-                            "md5": hashlib.md5(text.encode()).hexdigest(),
-                            "size": len(text),
-                        }
-                    ],
-                }
-            },
-        }
-        self.write({"dvc.lock": json.dumps(lock)})
-
-    def compile(self) -> None:
-        result = compile_project(load_project(self.root))
-        self.write(result.files)
-
-    def commit(self, message: str, *, author=CAROL, committer=None, parents=None, head=True) -> git.Commit:
-        """Everything in the working tree, committed (enforcement reads no dates)."""
-        self.repo.git.add("-A")
-        return self.repo.index.commit(
-            message, author=author, committer=committer or author, parent_commits=parents, head=head
-        )
-
-    def pull_request(
-        self, number: int, files: dict[str, str], trailers: list[str], *, rouge=0.31, compile=True
-    ) -> str:
-        """A feature branch changing `files`, merged with a GitHub-shaped merge commit."""
-        base = self.repo.head.commit
-        self.write(files)
-        self.results(rouge)
-        if compile:
-            self.compile()
-        branch = self.commit(f"change for #{number}", parents=[base], head=False)
-        self.repo.create_head(f"feature-{number}", branch)
-        message = f"Merge pull request #{number} from org/feature-{number}\n\nchange\n"
-        if trailers:
-            message += "\n" + "\n".join(trailers) + "\n"
-        self.repo.index.reset(branch)  # the merge's tree is the branch's (a fast-forwardable merge)
-        return self.commit(message, author=GITHUB, parents=[base, branch]).hexsha
-
-
-def start(root: Path, *, reviewers: str = "[]", codeowners: str = "false") -> Repo:
-    r = Repo(root)
-    r.write(
-        {
-            "llmops.yaml": PROJECT,
-            "data/t.jsonl": '{"text": "hi", "answer": "hello"}\n',
-            "specs/tickets.yaml": DATASET,
-            "specs/answer.yaml": PROMPT,
-            "specs/tiny.yaml": TUNE.format(r=8),
-            "specs/quality.yaml": EVAL,
-            "specs/release.yaml": POLICY.format(reviewers=reviewers, codeowners=codeowners),
-            "specs/prod.yaml": DEPLOY.format(status="active"),
-            ".github/CODEOWNERS": "*.md @docs-team\n/specs/ @bob\n",
-        }
-    )
-    r.results(0.31)
-    r.compile()
-    r.commit("Initial project (#1)\n\nApproved-by: Alice Lead <alice@example.com>\n" + BOB + "\n")
-    return r
+@pytest.fixture(autouse=True)
+def _no_ci_environment(monkeypatch):
+    clear_ci_environment(monkeypatch)
 
 
 def verdict(r: Repo, ref: str = "HEAD", **kw) -> enforce.Verdict:
+    """Trailer mode unless a source is given: these tests are about the rules, not the source."""
+    kw.setdefault("source", enforce.Source(trailers=True))
     return enforce.check(r.repo, ref, **kw)
-
-
-def failed(v: enforce.Verdict) -> dict[str, str]:
-    return {c.name: c.detail for c in v.refusals()}
 
 
 def test_an_approved_merge_whose_gate_passed_is_allowed(tmp_path):
@@ -155,7 +47,16 @@ def test_an_approved_merge_whose_gate_passed_is_allowed(tmp_path):
     assert v.allowed, failed(v)
     assert (v.pr, v.merge_style, v.policies, v.required_approvals) == (2, "merge", ["release"], 2)
     assert v.approvals == ["Alice Lead", "Bob Lead"]
-    assert [c.name for c in v.checks] == ["on branch", "pull request", "approvals", "gate release"]
+    assert [c.name for c in v.checks] == [
+        "on branch",
+        "pull request",
+        "rules",
+        "approvals",
+        "gate release",
+        "results fresh",
+    ]
+    assert v.approval_source == "merge-commit"
+    assert any(n.startswith("trailer mode (--trailers)") for n in v.notes)
 
 
 def test_a_direct_push_is_refused(tmp_path):
@@ -210,7 +111,7 @@ def test_a_hand_edited_results_file_is_refused(tmp_path):
 def test_a_policy_change_is_governed_by_that_policy(tmp_path):
     """Loosening a policy needs the approvals of the policy being loosened."""
     r = start(tmp_path / "repo")
-    loosened = POLICY.format(reviewers="[]", codeowners="false").replace("min: 0.2", "min: 0.0")
+    loosened = policy().replace("min: 0.2", "min: 0.0")
     sha = r.pull_request(2, {"specs/release.yaml": loosened}, [ALICE])
     assert "2 needed" in failed(verdict(r, sha))["approvals"]
 
@@ -238,19 +139,22 @@ def test_team_reviewers_need_the_api(tmp_path):
     r = start(tmp_path / "repo", reviewers='["@org/ml-leads"]')
     sha = r.pull_request(2, {"specs/tiny.yaml": TUNE.format(r=16)}, [ALICE, BOB])
     assert "cannot be read from git" in failed(verdict(r, sha))["required reviewers"]
-    members = {("org", "ml-leads"): ["alice"]}
-    v = verdict(
-        r,
-        sha,
-        github="org/repo",
-        fetch_reviews=lambda repo, n: [
-            {"user": {"login": "alice"}, "state": "APPROVED"},
-            {"user": {"login": "bob"}, "state": "APPROVED"},
-        ],
-        fetch_team=lambda org, team: members[(org, team)],
-    )
-    assert v.allowed, failed(v)
-    assert v.approval_source == "github-api"
+    with FakeGitHub() as api:
+        on_github(api, r, 2, sha)
+        api.teams[("org", "ml-leads")] = ["alice"]
+        v = verdict(r, sha, source=api_source(api))
+        assert v.allowed, failed(v)
+        assert (v.approval_source, v.approvals) == ("github-api", ["alice", "bob"])
+        api.teams[("org", "ml-leads")] = ["dan"]
+        assert failed(verdict(r, sha, source=api_source(api))) == {
+            "required reviewers": "required reviewer @org/ml-leads did not approve"
+        }
+        api.fail["team_members"] = 500
+        reasons = failed(verdict(r, sha, source=api_source(api)))
+        assert reasons["required reviewers"] == (
+            "team membership of @org/ml-leads could not be read: GET /orgs/org/teams/ml-leads/members"
+            "?per_page=100&page=1: HTTP 500 (Server Error)"
+        )
 
 
 def test_code_owners(tmp_path):
@@ -267,12 +171,14 @@ def test_code_owners(tmp_path):
 def test_a_github_outage_fails_closed(tmp_path):
     r = start(tmp_path / "repo")
     sha = r.pull_request(2, {"specs/tiny.yaml": TUNE.format(r=16)}, [ALICE, BOB])
-
-    def down(repo, number):
-        raise OSError("connection refused")
-
-    reasons = failed(verdict(r, sha, github="org/repo", fetch_reviews=down))
-    assert reasons["approvals"].startswith("GitHub reviews unavailable: connection refused; refusing")
+    source = enforce.Source(github="org/repo", api=GitHub("t", api="http://127.0.0.1:9"))  # refused at once
+    reasons = failed(verdict(r, sha, source=source))
+    assert reasons["pull request"].startswith(
+        f"{sha[:10]} ('Merge pull request #2 from org/feature-2') did not arrive through a pull request "
+        f"merged into main as this commit: cannot ask GitHub which pull request merged {sha[:10]}: "
+        f"GET /repos/org/repo/commits/{sha}/pulls?per_page=100&page=1: unreachable ("
+    )
+    assert "approvals" not in reasons  # nothing to count: refused already, never from trailers
 
 
 def test_a_commit_not_on_main_is_refused(tmp_path):
@@ -298,21 +204,22 @@ def test_cli_exit_codes_and_formats(tmp_path, capsys):
     r = start(tmp_path / "repo")
     r.pull_request(2, {"specs/tiny.yaml": TUNE.format(r=16)}, [ALICE])
     root = str(r.root)
-    assert main(["enforce", "-C", root, "--annotations"]) == 1
+    assert main(["enforce", "-C", root, "--trailers", "--annotations"]) == 1
     captured = capsys.readouterr()
     assert "REFUSED for the main branch" in captured.out
     assert "refused: " in captured.err and "  - approvals: pull request #2 has 1 approval" in captured.err
     assert "::error title=llmops enforce%3A approvals::pull request #2" in captured.err
-    assert main(["enforce", "-C", root, "--format", "json"]) == 1
+    assert main(["enforce", "-C", root, "--trailers", "--format", "json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["allowed"] is False and report["pr"] == 2
-    assert main(["enforce", "-C", root, "--format", "markdown", "HEAD~1"]) == 0
+    assert main(["enforce", "-C", root, "--trailers", "--format", "markdown", "HEAD~1"]) == 0
     assert "| ✅ | pull request | #1 (squash merge) |" in capsys.readouterr().out
-    assert main(["enforce", "-C", root, "no-such-ref"]) == 2
+    assert main(["enforce", "-C", root, "--trailers", "no-such-ref"]) == 2
     assert "unknown commit or ref 'no-such-ref'" in capsys.readouterr().err
 
 
 def test_run_refuses_a_deploy_that_did_not_land_approved(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LLMOPS_TRUST_TRAILERS", "1")  # a local run: trailers, explicitly
     r = start(tmp_path / "repo")
     r.write({"specs/tiny.yaml": TUNE.format(r=32)})
     r.compile()
@@ -332,35 +239,50 @@ def test_run_refuses_a_deploy_that_did_not_land_approved(tmp_path, capsys, monke
     assert main(["run", "-C", str(r.root), "deploy-prod"]) == 0
     assert calls == ["deploy-prod"]
     assert "arrived through pull request #2, approved by Alice Lead, Bob Lead" in capsys.readouterr().out
+    monkeypatch.delenv("LLMOPS_TRUST_TRAILERS")
+    assert main(["run", "-C", str(r.root), "deploy-prod"]) == 1
+    assert (
+        "approvals cannot be verified here: run in GitHub Actions with GITHUB_TOKEN"
+        in capsys.readouterr().err
+    )
+    assert calls == ["deploy-prod"]
 
 
 def test_a_historical_commit_that_no_longer_parses_is_reported_not_crashed(tmp_path, capsys):
     """A commit from an older llmops, whose specs this one rejects, is judged from what can be read
     of them (the policy's approvals, the project's governance) and the verdict says what was not."""
     r = start(tmp_path / "repo")
-    policy = POLICY.format(reviewers="[]", codeowners="false")
     old = {
-        "llmops.yaml": PROJECT + "retention_days: 30\n",
-        "specs/release.yaml": policy.replace("rules:\n", "rules:\n  - {type: perplexity-cap, max: 9}\n"),
+        "llmops.yaml": PROJECT.format(approvals=1) + "retention_days: 30\n",
+        "specs/release.yaml": policy().replace("rules:\n", "rules:\n  - {type: perplexity-cap, max: 9}\n"),
     }
     sha = r.pull_request(2, old, [ALICE], compile=False)
     v = verdict(r, sha)
     assert v.policies == ["release"] and v.required_approvals == 2  # as the policy asked
     assert list(failed(v)) == ["approvals"]
-    assert [n.split(" (", 1)[0] for n in v.notes] == [
+    notes = [n for n in v.notes if not n.startswith("trailer mode")]
+    assert [n.split(" (", 1)[0] for n in notes] == [
         "llmops.yaml does not parse with this llmops",
         "specs/release.yaml does not parse with this llmops",
     ]
-    assert "unknown field 'retention_days'" in v.notes[0] and "rules[0].type" in v.notes[1]
-    assert main(["enforce", "-C", str(r.root), sha]) == 1
+    assert "unknown field 'retention_days'" in notes[0] and "rules[0].type" in notes[1]
+    assert main(["enforce", "-C", str(r.root), "--trailers", sha]) == 1
     assert "note: specs/release.yaml does not parse with this llmops" in capsys.readouterr().out
 
     broken = r.pull_request(
         3, {"specs/prod.yaml": "kind: Deployment\nname: [prod\n"}, [ALICE, BOB], compile=False
     )
     v = verdict(r, broken, deployment="prod")
-    assert failed(v) == {"deployment": "no Deployment 'prod' in the specs at this commit"}
-    assert v.notes[1].startswith("specs/prod.yaml does not parse with this llmops (specs/prod.yaml:3:1: YAML")
+    # Its base (the merge of #2) no longer parses: the rules cannot be read from it, so refused.
+    assert failed(v)["deployment"] == "no Deployment 'prod' in the specs at this commit"
+    assert failed(v)["rules"].startswith(
+        f"the base {sha[:10]} does not parse with this llmops (llmops.yaml:5:1: retention_days: unknown field"
+    )
+    assert failed(v)["rules"].endswith(": the approval rules are read from the base, never leniently")
+    assert any(
+        n.startswith("specs/prod.yaml does not parse with this llmops (specs/prod.yaml:3:1: YAML")
+        for n in v.notes
+    )
 
 
 @pytest.mark.parametrize(

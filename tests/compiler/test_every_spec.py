@@ -15,8 +15,13 @@ from llmops.compiler.schema import spec_schema
 
 REPO = Path(__file__).resolve().parents[2]
 INVALID_ON_PURPOSE = {"broken", "cycle"}
-PROJECTS = [REPO, REPO / "llmops" / "cli" / "starter-project"] + sorted(
-    p for p in (REPO / "tests" / "fixtures" / "projects").iterdir() if p.name not in INVALID_ON_PURPOSE
+STARTERS = REPO / "llmops" / "cli" / "starters"
+PROJECTS = (
+    [REPO]
+    + sorted(p for p in STARTERS.iterdir() if (p / "llmops.yaml").is_file())
+    + sorted(
+        p for p in (REPO / "tests" / "fixtures" / "projects").iterdir() if p.name not in INVALID_ON_PURPOSE
+    )
 )
 
 

@@ -15,7 +15,7 @@ from llmops.compiler.parse import load_project
 from llmops.errors import SpecError
 
 FILES = {
-    "llmops.yaml": "kind: Project\nname: demo\n",
+    "llmops.yaml": "kind: Project\nname: demo\nstorage: {remote: {url: /srv/dvc-remote}}\n",
     "data/t.jsonl": '{"text": "hi", "answer": "hello"}\n',
     "specs/tickets.yaml": "kind: Dataset\nname: tickets\nsources: [{path: data/t.jsonl}]\n",
     "specs/answer.yaml": "kind: Prompt\nname: answer\ntemplate: 'Q: {{ text }}'\nvariables: [text]\n"

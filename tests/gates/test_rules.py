@@ -182,20 +182,6 @@ def test_regression_without_a_baseline_checks_every_baseline(tmp_path):
     assert result["model"] == "finetune:tiny vs base_of:tiny" and result["passed"]
 
 
-def test_deployment_baseline_not_in_the_results_fails_clearly(tmp_path):
-    rule = {
-        "type": "regression",
-        "suite": "quality",
-        "metric": "rougeL",
-        "baseline": {"deployment": "prod"},
-        "max_drop": 0.01,
-    }
-    results = check(tmp_path, [rule])
-    assert results and not any(r["passed"] for r in results)
-    message = results[0]["message"]
-    assert "deployment:prod" in message and EVAL in message and "do not evaluate what a Deployment" in message
-
-
 @pytest.mark.parametrize(
     ("rule", "files", "inputs", "expected"),
     [

@@ -213,6 +213,8 @@ catalog.KINDS["tune"] = dataclasses.replace(catalog.KINDS["tune"], runner="fake_
 def _sweep_project(root: Path, finetune: str = SWEEP_FINETUNE) -> Path:
     assert main(["init", str(root)]) == 0
     _sh(root, "git", "init", "-q")
+    config = root / "llmops.yaml"  # GPU trials run in their own jobs: results go through a remote
+    config.write_text(config.read_text() + "storage:\n  remote:\n    url: /srv/dvc-remote\n")
     (root / "specs/prompts").mkdir(parents=True)
     (root / "specs/prompts/qa.yaml").write_text(SWEEP_PROMPT)
     (root / "specs/models").mkdir(parents=True)

@@ -1,17 +1,12 @@
-"""The generated GitHub Actions workflows: shape, graph fidelity, and the real linters' verdict.
+"""The generated GitHub Actions workflows: which files, their security shape, graph fidelity.
 
-The linters (zizmor, actionlint + shellcheck, check-jsonschema) are the dev dependencies in
-`.venv/bin`; a missing one fails the test instead of skipping it, because a skipped security
-check looks exactly like a passing one.
+The pull-request workflow's results and commit jobs are in test_workflow_results.py, the remote
+(required, secrets, no remote, preinstalled llmops) in test_workflow_remote.py, the fork guard
+in test_workflow_forks.py and the real linters' verdict in test_workflow_linters.py.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,199 +14,53 @@ import pytest
 import yaml
 
 from llmops.compiler.compile import Compiled, compile_project
-from llmops.compiler.emit.workflows import MAIN_WORKFLOW, MONITOR_WORKFLOW, PR_WORKFLOW, emit_workflows
+from llmops.compiler.emit.workflows import (
+    COMMIT_JOB,
+    MAIN_WORKFLOW,
+    MONITOR_WORKFLOW,
+    PR_WORKFLOW,
+    emit_workflows,
+    with_extras,
+)
 from llmops.compiler.emit.workflows import job_id as job_of
+from llmops.compiler.layout import RESULTS_JOB
 from llmops.compiler.parse import load_project
+from tests.compiler.emit.workflow_project import (
+    BASE_SHA_ENV,
+    CHECKOUT,
+    DEPLOY_SPECS,
+    GATE_RUN,
+    HOSTILE,
+    HOSTILE_MARKERS,
+    REMOTE_ADD,
+    S3_SECRETS,
+    SAME_REPO_CONDITION,
+    STAGE_RUNS,
+    compile_at,
+    edit,
+    run_step,
+    runs,
+    steps_of,
+    unquoted_expansions,
+    workflows,
+    write_project,
+)
 
-REMOTE_ADD = 'dvc remote add --local --force --default "$DVC_REMOTE_NAME" "$DVC_REMOTE_URL"'
-CHECKOUT = re.compile(r"^actions/checkout@[0-9a-f]{40}$")
-HOSTILE = "Pwn $(id) and `uname -a` via ${{ github.event.issue.title }}; echo ${HOME}"
-SAME_REPO_CONDITION = "github.event.pull_request.head.repo.full_name == github.repository"
-HOSTILE_MARKERS = ("$(id)", "`uname", "github.event.issue.title", "${HOME}", "Pwn")
-
-PROJECT = """\
-apiVersion: llmops/v1
-kind: Project
-name: demo
-description: {hostile}
-defaults:
-  runners:
-    cpu: [ubuntu-latest]
-    gpu: [self-hosted, linux, gpu-a100]
-    multi_gpu: [self-hosted, linux, gpu-a100-x8]
-storage:
-  remote: {{name: storage, url: "s3://demo-bucket/llmops"}}
-governance:
-  main_branch: trunk
-ci:
-  llmops_requirement: "llmops-gitops==0.1.0"
-  python: python3.12
-"""
-
-SPECS = {
-    "specs/data.yaml": """\
-kind: Dataset
-name: support
-description: {hostile}
-sources:
-  - path: data/raw/support.jsonl
-    fields: {{text: question, answer: answer}}
-    provenance: {{origin: {hostile}}}
-""",
-    "specs/prompt.yaml": """\
-kind: Prompt
-name: qa
-description: {hostile}
-tags: {{team: {hostile_label}}}
-dataset: support
-template: "Q: {{{{ text }}}} -- {hostile_inline}"
-variables: [text]
-completion: answer
-""",
-    "specs/finetune.yaml": """\
-kind: FineTune
-name: tiny
-description: {hostile}
-base_model:
-  build: {{tokenizer_dataset: support, config: {{hidden_size: 16}}}}
-dataset: support
-prompt: qa
-resources: {{gpus: 1, timeout_minutes: 90}}
-""",
-    "specs/sweep.yaml": """\
-kind: FineTune
-name: wide
-description: {hostile}
-base_model: {{finetune: tiny}}
-dataset: support
-prompt: qa
-sweep:
-  parameters:
-    training.lr: [1.0e-05, 0.0001]
-    method.type: [lora, prompt-tuning]
-    training.packing: [true, false]
-  metric: eval_loss
-resources: {{gpus: 4, strategy: fsdp}}
-""",
-    "specs/eval.yaml": """\
-kind: EvalSuite
-name: quality
-description: {hostile}
-models: [{{finetune: tiny}}]
-baselines: [{{base_of: tiny}}]
-dataset: support
-prompt: qa
-metrics: [{{name: exact_match}}]
-""",
-    "specs/policy.yaml": """\
-kind: Policy
-name: release
-description: {hostile}
-applies_to: {{finetunes: [tiny]}}
-rules:
-  - {{type: threshold, suite: quality, metric: exact_match, min: 0.1}}
-review:
-  bias: {{templates: ["{hostile_inline}"]}}
-""",
-    "specs/deploy.yaml": """\
-kind: Deployment
-name: bot
-description: {hostile}
-model: {{finetune: tiny}}
-environment: production
-policies: [release]
-smoke_tests: [{{prompt: {hostile}}}]
-monitoring: {{schedule: "0 6 * * *"}}
-""",
-    "specs/canary.yaml": """\
-kind: Deployment
-name: canary
-model: {{finetune: tiny}}
-environment: staging
-monitoring: {{schedule: "30 5 * * 1"}}
-""",
-    "specs/retired.yaml": """\
-kind: Deployment
-name: old-bot
-description: {hostile}
-model: {{finetune: tiny}}
-environment: production
-status: retired
-monitoring: {{schedule: "0 1 * * *"}}
-""",
-}
+FIXTURES = Path(__file__).parents[2] / "fixtures/projects"
+STAGE_STEP_NAMES = [
+    "Check out the repository",
+    "Install llmops",
+    "Point DVC at the project's remote",
+    "Pull the results this stage reads",
+    "Run the stage",
+    "Push the stage's results",
+]
+ENFORCE_RUN = 'llmops enforce "$GITHUB_SHA" --format markdown --annotations >> "$GITHUB_STEP_SUMMARY"'
+REVIEW_READER = {"contents": "read", "pull-requests": "read", "checks": "read"}
 
 
-# -- helpers ------------------------------------------------------------------------------------
-
-
-def run_tool(name: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the venv's copy of a checker; a missing one fails, since a skip would read as a pass."""
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    found = shutil.which(name, path=path)
-    if found is None:
-        pytest.fail(f"{name} is not installed (expected next to {sys.executable}); install the dev extra")
-    env = {**os.environ, "PATH": path}  # actionlint finds the venv's shellcheck
-    return subprocess.run([found, *args], capture_output=True, text=True, cwd=cwd, env=env, check=False)
-
-
-def write_project(root: Path, *, remote: bool = True) -> Path:
-    quoted = yaml.safe_dump(HOSTILE, default_style='"').strip()
-    values = {"hostile": quoted, "hostile_label": quoted, "hostile_inline": HOSTILE.replace('"', "")}
-    project = PROJECT.format(**values)
-    if not remote:
-        project = re.sub(r"storage:\n  remote: .*\n", "", project)
-    (root / "llmops.yaml").write_text(project)
-    for rel, text in SPECS.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text.format(**values))
-    return root
-
-
-def compile_at(root: Path) -> Compiled:
-    return compile_project(load_project(root))
-
-
-def workflows(compiled: Compiled) -> dict[str, str]:
-    return {p: t for p, t in compiled.files.items() if p.startswith(".github/workflows/")}
-
-
-def steps_of(job: dict[str, Any]) -> list[dict[str, Any]]:
-    return list(job.get("steps", []))
-
-
-def runs(doc: dict[str, Any]) -> list[str]:
-    return [s["run"] for job in doc["jobs"].values() for s in steps_of(job) if "run" in s]
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_project(tmp_path_factory.mktemp("project"))
-
-
-@pytest.fixture(scope="module")
-def compiled(project: Path) -> Compiled:
-    return compile_at(project)
-
-
-@pytest.fixture(scope="module")
-def docs(compiled: Compiled) -> dict[str, dict[str, Any]]:
-    return {path: yaml.safe_load(text) for path, text in workflows(compiled).items()}
-
-
-@pytest.fixture(scope="module")
-def written(project: Path, compiled: Compiled) -> list[Path]:
-    """The workflows on disk, with an actionlint config naming the project's self-hosted labels."""
-    labels = sorted({"linux", "gpu-a100", "gpu-a100-x8"})
-    (project / ".github").mkdir(exist_ok=True)
-    (project / ".github/actionlint.yaml").write_text(
-        yaml.safe_dump({"self-hosted-runner": {"labels": labels}})
-    )
-    for rel, text in workflows(compiled).items():
-        (project / rel).parent.mkdir(parents=True, exist_ok=True)
-        (project / rel).write_text(text, encoding="utf-8")
-    return sorted(project / rel for rel in workflows(compiled))
+def stage_jobs(compiled: Compiled) -> list[str]:
+    return list(dict.fromkeys(job_of(s) for s in compiled.graph.pipeline))
 
 
 # -- which files ---------------------------------------------------------------------------------
@@ -219,11 +68,12 @@ def written(project: Path, compiled: Compiled) -> list[Path]:
 
 def test_monitor_workflow_only_when_something_is_monitored(tmp_path: Path) -> None:
     root = write_project(tmp_path)
-    for rel in ("specs/deploy.yaml", "specs/canary.yaml", "specs/retired.yaml"):
+    for rel in DEPLOY_SPECS:
         (root / rel).unlink()
     files = workflows(compile_at(root))
     assert sorted(files) == sorted([PR_WORKFLOW, MAIN_WORKFLOW])
     main = yaml.safe_load(files[MAIN_WORKFLOW])
+    assert list(main["jobs"]) == ["validate"]  # no deploy, and no stage runs on main
     assert not any(job.get("environment") for job in main["jobs"].values())
 
 
@@ -239,45 +89,55 @@ def test_every_file_starts_with_the_generated_header(compiled: Compiled) -> None
         assert text.startswith("# generated by llmops")
         assert text.endswith("\n") and not text.endswith("\n\n")
         assert "\n\n" not in text
+        assert not any(not line.strip() for line in text.splitlines())  # no blank line at all
 
 
 # -- security shape -------------------------------------------------------------------------------
 
 
 def test_permissions_are_empty_and_jobs_read_only_and_named(docs: dict[str, dict[str, Any]]) -> None:
-    """Read-only everywhere; only the jobs that enforce approvals (the main branch's validate job
-    and deploy jobs) may also read pull requests, for their reviews."""
-    readers = set()
+    """Read-only everywhere; the jobs that enforce approvals (the main branch's validate job and
+    deploy jobs) may also read pull requests and check runs; one job may write: the PR workflow's
+    commit job."""
+    seen: dict[str, set[tuple[str, str]]] = {"read": set(), "reviews": set(), "write": set()}
     for path, doc in docs.items():
         assert doc["permissions"] == {} and doc["name"], path
         for job_id, job in doc["jobs"].items():
             assert job["name"], (path, job_id)
-            if job["permissions"] == {"contents": "read", "pull-requests": "read"}:
-                readers.add((path, job_id))
-            else:
-                assert job["permissions"] == {"contents": "read"}, (path, job_id)
-    main = ".github/workflows/llmops-main.yml"
-    deploys = {(main, j) for j in docs[main]["jobs"] if j.startswith("deploy-")}
-    assert deploys and readers == {(main, "validate")} | deploys
+            kind = {
+                frozenset({("contents", "read")}): "read",
+                frozenset(REVIEW_READER.items()): "reviews",
+                frozenset({("contents", "write")}): "write",
+            }.get(frozenset(job["permissions"].items()))
+            assert kind, (path, job_id, job["permissions"])
+            seen[kind].add((path, job_id))
+    deploys = {(MAIN_WORKFLOW, j) for j in docs[MAIN_WORKFLOW]["jobs"] if j.startswith("deploy-")}
+    assert deploys and seen["reviews"] == {(MAIN_WORKFLOW, "validate")} | deploys
+    assert seen["write"] == {(PR_WORKFLOW, COMMIT_JOB)}
 
 
 def test_the_main_branch_enforces_approvals_before_anything_acts(docs: dict[str, dict[str, Any]]) -> None:
-    main = docs[".github/workflows/llmops-main.yml"]
+    main = docs[MAIN_WORKFLOW]
     validate = main["jobs"]["validate"]
-    names = [s.get("name") for s in validate["steps"]]
-    step = validate["steps"][names.index("Check the commit arrived through an approved pull request")]
-    assert names.index(step["name"]) < names.index("Validate the specs")
-    assert step["run"].startswith('llmops enforce "$GITHUB_SHA"')
+    scripts = [s.get("run") for s in validate["steps"]]
+    # checkout, install, then enforce: the first llmops command, before validate and compile
+    assert scripts.index(ENFORCE_RUN) == 2
+    assert scripts[3:] == ["llmops validate", "llmops compile --check"]
+    step = validate["steps"][2]
+    assert step["name"] == "Check the commit arrived through an approved pull request with CI's results"
     assert step["env"] == {"GITHUB_TOKEN": "${{ github.token }}"}
     assert validate["steps"][0]["with"]["fetch-depth"] == 0
+    assert validate["permissions"] == REVIEW_READER
+    assert "needs" not in validate and "if" not in validate
     for job_id, job in main["jobs"].items():
-        if job_id != "validate":
-            assert "validate" in job["needs"], job_id
-        if job_id.startswith("deploy-"):
-            assert job["steps"][0]["with"]["fetch-depth"] == 0
-            assert job["steps"][-1]["run"] == 'llmops run "$LLMOPS_STAGE"'
-            assert job["steps"][-1]["env"] == {"GITHUB_TOKEN": "${{ github.token }}"}
-            assert job["concurrency"]["cancel-in-progress"] is False
+        if job_id == "validate":
+            continue
+        assert job_id.startswith("deploy-"), job_id  # nothing else runs on main
+        assert job["needs"] == ["validate"], job_id
+        assert job["steps"][0]["with"]["fetch-depth"] == 0
+        assert job["steps"][-1]["run"] == 'llmops run "$LLMOPS_STAGE"'
+        assert job["steps"][-1]["env"] == {"GITHUB_TOKEN": "${{ github.token }}"}
+        assert job["concurrency"]["cancel-in-progress"] is False
 
 
 def test_only_checkout_is_used_and_pinned_without_credentials(docs: dict[str, dict[str, Any]]) -> None:
@@ -289,13 +149,21 @@ def test_only_checkout_is_used_and_pinned_without_credentials(docs: dict[str, di
             assert uses[0]["with"]["persist-credentials"] is False
 
 
+def test_the_quote_scanner_finds_unquoted_expansions() -> None:
+    assert unquoted_expansions('echo $X "$Y"') == ["$X"]
+    assert unquoted_expansions('a="$(printf %s "$T" | base64)"') == []
+    assert unquoted_expansions('a="$(printf %s $T)"') == ["$T"]
+    assert unquoted_expansions("echo '$X' \"it's $Y\"") == []
+    assert unquoted_expansions('for d in "${dirs[@]}"; do :; done; x=$?') == ["$?"]
+
+
 def test_run_scripts_are_fixed_text_reading_quoted_env(docs: dict[str, dict[str, Any]]) -> None:
     for doc in docs.values():
         for script in runs(doc):
             assert "${{" not in script
             assert "tiny" not in script and "support" not in script and "s3://" not in script
-            outside_quotes = script.split('"')[::2]
-            assert not any("$" in part for part in outside_quotes), f"unquoted variable in {script!r}"
+            # only `$?` (an exit status, never a value from outside) may be expanded unquoted
+            assert set(unquoted_expansions(script)) <= {"$?"}, f"unquoted variable in {script!r}"
 
 
 def test_hostile_free_text_never_reaches_a_workflow(compiled: Compiled) -> None:
@@ -311,7 +179,7 @@ def test_hostile_free_text_never_reaches_a_workflow(compiled: Compiled) -> None:
 def test_pr_jobs_follow_the_graph(compiled: Compiled, docs: dict[str, dict[str, Any]]) -> None:
     jobs = docs[PR_WORKFLOW]["jobs"]
     pipeline = compiled.graph.pipeline
-    assert list(jobs) == ["validate", *dict.fromkeys(job_of(s) for s in pipeline), "metrics-diff"]
+    assert list(jobs) == ["validate", *stage_jobs(compiled), RESULTS_JOB, COMMIT_JOB]
     for stage in pipeline:
         job = jobs[job_of(stage)]
         assert job["needs"] == [
@@ -337,33 +205,57 @@ def test_gpu_stages_run_on_gpu_labels(docs: dict[str, dict[str, Any]]) -> None:
     assert "if" not in jobs["data-support"]
     assert jobs["data-support"]["runs-on"] == ["ubuntu-latest"]
     assert jobs["validate"]["runs-on"] == ["ubuntu-latest"]
+    assert "if" not in jobs["validate"]  # hosted: forks get validated too
 
 
-def test_pr_workflow_steps(docs: dict[str, dict[str, Any]]) -> None:
+def test_pr_workflow_validate_job(docs: dict[str, dict[str, Any]]) -> None:
     doc = docs[PR_WORKFLOW]
     assert doc[True] == {"pull_request": {"branches": ["trunk"]}}  # PyYAML reads `on` as True
     assert doc["concurrency"] == {"group": "llmops-pr-${{ github.ref }}", "cancel-in-progress": True}
     validate = steps_of(doc["jobs"]["validate"])
-    scripts = [s.get("run") for s in validate]
-    assert "llmops validate" in scripts and "llmops compile --check" in scripts
+    assert [s.get("run") for s in validate][2:4] == ["llmops validate", "llmops compile --check"]
     plan = validate[-1]
-    assert plan["run"] == 'llmops plan --base "origin/$BASE_REF" --format markdown >> "$GITHUB_STEP_SUMMARY"'
-    assert plan["env"] == {"BASE_REF": "${{ github.base_ref }}"}
+    assert len(validate) == 5
+    assert plan["run"] == 'llmops plan --base "$LLMOPS_BASE_SHA" --format markdown >> "$GITHUB_STEP_SUMMARY"'
+    assert plan["env"] == BASE_SHA_ENV
     assert validate[0]["with"]["fetch-depth"] == 0
-    stage = doc["jobs"]["eval-quality"]
-    assert stage["env"] == {"LLMOPS_STAGE": "eval-quality"}
-    assert [s.get("run") for s in steps_of(stage)][2:] == [
-        REMOTE_ADD,
-        "dvc pull --allow-missing",
-        'dvc repro "$LLMOPS_STAGE"',
-        "dvc push",
-    ]
+    assert "env" not in doc["jobs"]["validate"]  # no remote credentials where no remote is used
+
+
+def test_every_pr_stage_job_pulls_runs_only_its_stage_and_pushes(
+    compiled: Compiled, docs: dict[str, dict[str, Any]]
+) -> None:
+    """No job reruns a stage above it: each pulls what the stages above computed, runs its own
+    stage alone and pushes; the jobs below find it in the remote."""
+    jobs = docs[PR_WORKFLOW]["jobs"]
+    for job_id in stage_jobs(compiled):
+        steps = steps_of(jobs[job_id])
+        policy_steps = 1 if job_id.startswith("gate-") else 0
+        assert [s.get("name") for s in steps][: len(steps) - policy_steps] == STAGE_STEP_NAMES, job_id
+        assert [s.get("run") for s in steps][2:6] == STAGE_RUNS, job_id
+        assert steps[0]["with"]["fetch-depth"] == 1
+    eval_job = jobs["eval-quality"]
+    assert eval_job["env"] == {"LLMOPS_STAGE": "eval-quality", **S3_SECRETS}
+    for path, doc in {PR_WORKFLOW: docs[PR_WORKFLOW], MAIN_WORKFLOW: docs[MAIN_WORKFLOW]}.items():
+        for script in runs(doc):
+            words = script.split()
+            if words[:2] == ["dvc", "repro"]:  # never the whole pipeline, never a stage by name
+                assert script == 'dvc repro --single-item "$LLMOPS_STAGE"', (path, script)
+            assert words[:2] != ["dvc", "push"], (path, script)  # `llmops results push` does it
 
 
 def test_remote_comes_from_env_not_the_run_line(docs: dict[str, dict[str, Any]]) -> None:
+    for doc in docs.values():
+        for job_id, job in doc["jobs"].items():
+            for step in steps_of(job):
+                if step.get("run") == REMOTE_ADD:
+                    assert step["name"] == "Point DVC at the project's remote"
+                    assert step["env"] == {
+                        "DVC_REMOTE_NAME": "storage",
+                        "DVC_REMOTE_URL": "s3://demo-bucket/llmops",
+                    }, job_id
     step = steps_of(docs[PR_WORKFLOW]["jobs"]["eval-quality"])[2]
     assert step["run"] == REMOTE_ADD
-    assert step["env"] == {"DVC_REMOTE_NAME": "storage", "DVC_REMOTE_URL": "s3://demo-bucket/llmops"}
 
 
 def test_install_step_reads_requirement_and_python_from_env(docs: dict[str, dict[str, Any]]) -> None:
@@ -378,18 +270,10 @@ def test_default_requirement_is_this_llmops_version(tmp_path: Path) -> None:
     import llmops
 
     root = write_project(tmp_path)
-    text = (root / "llmops.yaml").read_text().replace('  llmops_requirement: "llmops-gitops==0.1.0"\n', "")
-    (root / "llmops.yaml").write_text(text)
+    edit(root, "llmops.yaml", '  llmops_requirement: "llmops-gitops==0.1.0"\n', "")
     doc = yaml.safe_load(workflows(compile_at(root))[PR_WORKFLOW])
     install = steps_of(doc["jobs"]["validate"])[1]
     assert install["env"]["LLMOPS_REQUIREMENT"] == f"llmops-gitops=={llmops.__version__}"
-
-
-def test_without_a_remote_there_is_no_pull_or_push(tmp_path: Path) -> None:
-    files = workflows(compile_at(write_project(tmp_path, remote=False)))
-    for text in files.values():
-        doc = yaml.safe_load(text)
-        assert not any(script.startswith("dvc pull") or script == "dvc push" for script in runs(doc))
 
 
 def test_main_workflow(compiled: Compiled, docs: dict[str, dict[str, Any]]) -> None:
@@ -397,23 +281,60 @@ def test_main_workflow(compiled: Compiled, docs: dict[str, dict[str, Any]]) -> N
     assert doc[True] == {"push": {"branches": ["trunk"]}, "workflow_dispatch": {}}
     assert doc["concurrency"] == {"group": "llmops-main", "cancel-in-progress": False}
     jobs = doc["jobs"]
-    pipeline = list(dict.fromkeys(job_of(s) for s in compiled.graph.pipeline))
-    assert list(jobs) == ["validate", *pipeline, "deploy-canary", "deploy-bot"]  # graph order
-    assert "llmops plan" not in "\n".join(s.get("run", "") for s in steps_of(jobs["validate"]))
-    assert [s.get("run") for s in steps_of(jobs["tune-tiny"])][2:] == [
-        REMOTE_ADD,
-        "dvc pull --allow-missing",
-        'dvc repro "$LLMOPS_STAGE"',
-        "dvc push",
-    ]
+    assert list(jobs) == ["validate", "deploy-canary", "deploy-bot"]  # graph order, no stage jobs
+    assert not set(jobs) & set(stage_jobs(compiled))
+    scripts = "\n".join(runs(doc))
+    assert "llmops plan" not in scripts and "llmops results" not in scripts and "dvc repro" not in scripts
     bot = jobs["deploy-bot"]
     assert bot["environment"] == "production"
-    assert bot["needs"] == ["validate", "gate-release", "tune-tiny"]
+    assert bot["needs"] == ["validate"]
     assert bot["concurrency"] == {"group": "llmops-deploy-bot", "cancel-in-progress": False}
     assert bot["if"] == "github.ref == 'refs/heads/trunk'"
-    assert steps_of(bot)[-1]["run"] == 'llmops run "$LLMOPS_STAGE"'
-    assert bot["env"] == {"LLMOPS_STAGE": "deploy-bot"}
-    assert jobs["deploy-canary"]["needs"] == ["validate", "tune-tiny"]
+    assert bot["env"] == {"LLMOPS_STAGE": "deploy-bot", **S3_SECRETS}
+    assert jobs["deploy-canary"]["env"] == {"LLMOPS_STAGE": "deploy-canary", **S3_SECRETS}
+    assert jobs["deploy-canary"]["environment"] == "staging"
+
+
+def test_deploy_jobs_pull_the_approved_model_before_llmops_run(
+    compiled: Compiled, docs: dict[str, dict[str, Any]]
+) -> None:
+    jobs = docs[MAIN_WORKFLOW]["jobs"]
+    for name in ("deploy-bot", "deploy-canary"):
+        steps = steps_of(jobs[name])
+        assert [s.get("name") for s in steps] == [
+            "Check out the repository",
+            "Install llmops",
+            "Point DVC at the project's remote",
+            "Pull the approved model from the remote",
+            "Deploy (refused unless this commit arrived through an approved pull request and "
+            "the weights are the approved ones)",
+        ]
+        assert steps[2]["run"] == REMOTE_ADD
+        deps = compiled.graph.stage(name).deps
+        assert "artifacts/models/tiny" in deps
+        assert steps[3]["env"] == {"LLMOPS_PULL": " ".join(deps)}
+        assert steps[4]["run"] == 'llmops run "$LLMOPS_STAGE"'
+
+
+def test_the_deploy_pull_script_pulls_exactly_the_deps(
+    tmp_path: Path, docs: dict[str, dict[str, Any]]
+) -> None:
+    """Run the pull step with a fake `dvc` that records its arguments."""
+    step = steps_of(docs[MAIN_WORKFLOW]["jobs"]["deploy-bot"])[3]
+    fakes = tmp_path / "bin"
+    fakes.mkdir()
+    (fakes / "dvc").write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$HOME/dvc-args"\n')
+    (fakes / "dvc").chmod(0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {"LLMOPS_PULL": "artifacts/models/tiny artifacts/datasets/support"}
+    proc = run_step(step["run"], env, work, path=[fakes])
+    assert proc.returncode == 0, proc.stderr
+    assert (work / "dvc-args").read_text().splitlines() == [
+        "pull",
+        "artifacts/models/tiny",
+        "artifacts/datasets/support",
+    ]
 
 
 def test_retired_deployment_has_no_job(docs: dict[str, dict[str, Any]]) -> None:
@@ -434,6 +355,7 @@ def test_monitor_workflow(docs: dict[str, dict[str, Any]]) -> None:
     )
     assert steps_of(jobs["monitor-bot"])[-1]["run"] == 'llmops run "$LLMOPS_STAGE"'
     assert "needs" not in jobs["monitor-bot"]
+    assert jobs["monitor-bot"]["env"] == {"LLMOPS_STAGE": "monitor-bot", **S3_SECRETS}  # it pulls
 
 
 # -- sweeps and multi-GPU stages ---------------------------------------------------------------
@@ -450,29 +372,27 @@ def test_sweep_trials_run_as_one_matrix_job_in_sweep_order(
         "trial-wide@1e-05-prompt-tuning-true",
     ]
     assert len(names) == 8
-    for path, doc in docs.items():
-        if path == MONITOR_WORKFLOW:
-            continue
-        jobs = doc["jobs"]
-        assert not any("@" in job_id or "." in job_id for job_id in jobs)
-        job = jobs["trial-wide"]
-        assert job["strategy"] == {"fail-fast": False, "matrix": {"stage": names}}
-        assert job["env"]["LLMOPS_STAGE"] == "${{ matrix.stage }}"
-        assert job["needs"] == ["validate", "data-support", "prompt-qa", "tune-tiny"]
-        assert [s.get("run") for s in steps_of(job)][4] == 'dvc repro "$LLMOPS_STAGE"'
-        # the selection stage waits for every trial, and what used the model waits for it
-        assert jobs["tune-wide"]["needs"] == ["validate", "trial-wide"]
-        assert jobs["tune-wide"]["env"]["LLMOPS_STAGE"] == "tune-wide"
-        assert jobs["tune-wide"]["runs-on"] == ["ubuntu-latest"]
+    for doc in docs.values():
+        assert not any("@" in job_id or "." in job_id for job_id in doc["jobs"])
+    assert "trial-wide" not in docs[MAIN_WORKFLOW]["jobs"]
+    jobs = docs[PR_WORKFLOW]["jobs"]
+    job = jobs["trial-wide"]
+    assert job["strategy"] == {"fail-fast": False, "matrix": {"stage": names}}
+    assert job["env"] == {"LLMOPS_STAGE": "${{ matrix.stage }}", **S3_SECRETS}
+    assert job["needs"] == ["validate", "data-support", "prompt-qa", "tune-tiny"]
+    assert [s.get("run") for s in steps_of(job)][2:] == STAGE_RUNS  # each leg runs its own trial
+    # the selection stage waits for every trial, and what used the model waits for it
+    assert jobs["tune-wide"]["needs"] == ["validate", "trial-wide"]
+    assert jobs["tune-wide"]["env"]["LLMOPS_STAGE"] == "tune-wide"
+    assert jobs["tune-wide"]["runs-on"] == ["ubuntu-latest"]
 
 
 def test_multi_gpu_stages_run_on_multi_gpu_labels(
     compiled: Compiled, docs: dict[str, dict[str, Any]]
 ) -> None:
-    jobs = docs[MAIN_WORKFLOW]["jobs"]
+    jobs = docs[PR_WORKFLOW]["jobs"]
     assert jobs["trial-wide"]["runs-on"] == ["self-hosted", "linux", "gpu-a100-x8"]
-    assert "if" not in jobs["trial-wide"]  # main runs every job; the PR workflow keeps forks off
-    assert docs[PR_WORKFLOW]["jobs"]["trial-wide"]["if"] == SAME_REPO_CONDITION
+    assert jobs["trial-wide"]["if"] == SAME_REPO_CONDITION  # forks stay off the project's runners
     assert jobs["tune-tiny"]["runs-on"] == ["self-hosted", "linux", "gpu-a100"]  # one GPU
     trial = next(s for s in compiled.graph.pipeline if s.matrix and s.matrix.group == "trial-wide")
     assert trial.params()["spec"]["resources"] == {"gpus": 4, "strategy": "fsdp"}
@@ -480,86 +400,22 @@ def test_multi_gpu_stages_run_on_multi_gpu_labels(
 
 def test_multi_gpu_labels_fall_back_to_gpu_labels(tmp_path: Path) -> None:
     root = write_project(tmp_path)
-    text = (
-        (root / "llmops.yaml").read_text().replace("    multi_gpu: [self-hosted, linux, gpu-a100-x8]\n", "")
-    )
-    (root / "llmops.yaml").write_text(text)
-    doc = yaml.safe_load(workflows(compile_at(root))[MAIN_WORKFLOW])
+    edit(root, "llmops.yaml", "    multi_gpu: [self-hosted, linux, gpu-a100-x8]\n", "")
+    doc = yaml.safe_load(workflows(compile_at(root))[PR_WORKFLOW])
     assert doc["jobs"]["trial-wide"]["runs-on"] == ["self-hosted", "linux", "gpu-a100"]
+    assert doc["jobs"]["trial-wide"]["if"] == SAME_REPO_CONDITION
 
 
-# -- the metrics diff on the pull request -------------------------------------------------------
-
-METRICS_DIFF_RUN = 'llmops metrics diff --base "$LLMOPS_BASE_SHA" --format markdown >> "$GITHUB_STEP_SUMMARY"'
-
-
-def test_pr_workflow_ends_with_the_metrics_diff_job(
-    compiled: Compiled, docs: dict[str, dict[str, Any]]
-) -> None:
-    jobs = docs[PR_WORKFLOW]["jobs"]
-    assert list(jobs)[-1] == "metrics-diff"
-    job = jobs["metrics-diff"]
-    stage_jobs = list(dict.fromkeys(job_of(s) for s in compiled.graph.pipeline))
-    assert job["needs"] == ["validate", *stage_jobs]  # after every stage job
-    assert job["if"] == "!cancelled()"  # also after a failed or skipped (fork) stage
-    assert job["runs-on"] == ["ubuntu-latest"]
-    assert job["permissions"] == {"contents": "read"}
-    assert "env" not in job and "environment" not in job
-    steps = steps_of(job)
-    assert CHECKOUT.match(steps[0]["uses"])
-    assert steps[0]["with"] == {"persist-credentials": False, "fetch-depth": 0}  # the base commit
-    assert steps[-1]["run"] == METRICS_DIFF_RUN
-    assert steps[-1]["env"] == {"LLMOPS_BASE_SHA": "${{ github.event.pull_request.base.sha }}"}
-    assert all("${{" not in script for script in runs(docs[PR_WORKFLOW]))
-
-
-def test_the_summary_step_is_in_the_pr_workflow_only(docs: dict[str, dict[str, Any]]) -> None:
-    for path, doc in docs.items():
-        scripts = runs(doc)
-        assert scripts.count(METRICS_DIFF_RUN) == (1 if path == PR_WORKFLOW else 0), path
-        assert not any(script.startswith("dvc metrics diff") for script in scripts), path
-
-
-def test_pr_stage_jobs_need_no_history(docs: dict[str, dict[str, Any]]) -> None:
+def test_pr_jobs_need_history_only_to_compare_with_the_base(docs: dict[str, dict[str, Any]]) -> None:
     for job_id, job in docs[PR_WORKFLOW]["jobs"].items():
         depth = steps_of(job)[0]["with"]["fetch-depth"]
-        assert depth == (0 if job_id in ("validate", "metrics-diff") else 1), job_id
+        assert depth == (0 if job_id in ("validate", RESULTS_JOB) else 1), job_id
 
 
-def test_no_metrics_diff_job_without_metrics(tmp_path: Path) -> None:
-    (tmp_path / "llmops.yaml").write_text("kind: Project\nname: empty\n")
-    (tmp_path / "specs").mkdir()
-    doc = yaml.safe_load(workflows(compile_at(tmp_path))[PR_WORKFLOW])
-    assert list(doc["jobs"]) == ["validate"]
-    assert METRICS_DIFF_RUN not in runs(doc)
+# -- what each job installs -----------------------------------------------------------------------
 
 
-# -- the real checkers ----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("persona", ["regular", "pedantic"])
-def test_zizmor_finds_nothing(written: list[Path], persona: str) -> None:
-    proc = run_tool("zizmor", "--offline", "--no-progress", "--persona", persona, *map(str, written))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "No findings" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
-
-
-def test_actionlint_with_shellcheck_passes(project: Path, written: list[Path]) -> None:
-    shellcheck = run_tool("shellcheck", "--version")
-    assert shellcheck.returncode == 0, shellcheck.stderr
-    config = str(project / ".github/actionlint.yaml")
-    proc = run_tool("actionlint", "-config-file", config, *map(str, written), cwd=project)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
-def test_github_workflow_schema_passes(written: list[Path]) -> None:
-    proc = run_tool("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *map(str, written))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
-def test_stage_jobs_install_the_extras_their_runner_needs():
-    from llmops.compiler.emit.workflows import with_extras
-
+def test_stage_jobs_install_the_extras_their_runner_needs() -> None:
     assert with_extras(".", ("train",)) == ".[train]"
     assert with_extras(".[data]", ("eval", "train")) == ".[data,eval,train]"
     assert with_extras("llmops==0.2.0", ("train",)) == "llmops[train]==0.2.0"
@@ -568,22 +424,32 @@ def test_stage_jobs_install_the_extras_their_runner_needs():
     assert with_extras("llmops-gitops==0.2.0", ("train",)) == "llmops-gitops[train]==0.2.0"
 
 
-def test_generated_jobs_carry_runner_extras():
-    expected = Path(__file__).parents[2] / "fixtures/projects/full/expected/.github/workflows/llmops-pr.yml"
-    text = expected.read_text()
-    assert 'LLMOPS_REQUIREMENT: "llmops-gitops[train]==0.1.0"' in text  # the built base and LoRA
-    assert 'LLMOPS_REQUIREMENT: "llmops-gitops[deepspeed,qlora,train]==0.1.0"' in text  # QLoRA sweep, 2 GPUs
-    assert 'LLMOPS_REQUIREMENT: "llmops-gitops[eval,train]==0.1.0"' in text
-    assert 'LLMOPS_REQUIREMENT: "llmops-gitops==0.1.0"' in text  # validate and the metrics diff
-
-
-GATE_RUN = 'llmops gate "$LLMOPS_POLICY" --format markdown --annotations >> "$GITHUB_STEP_SUMMARY"'
+def test_generated_jobs_carry_runner_extras() -> None:
+    """Compiled from the golden project itself, so this checks the emitter, not a stored copy."""
+    compiled = compile_project(load_project(FIXTURES / "full"))
+    doc = yaml.safe_load(workflows(compiled)[PR_WORKFLOW])
+    installed = {
+        job_id: next(
+            s["env"]["LLMOPS_REQUIREMENT"] for s in steps_of(job) if s.get("name") == "Install llmops"
+        )
+        for job_id, job in doc["jobs"].items()
+        if job_id != COMMIT_JOB
+    }
+    # every job that talks to the s3 remote also installs DVC's s3 plugin (the `s3` extra)
+    assert installed["base-tiny"] == "llmops-gitops[s3,train]==0.1.0"  # the built base
+    assert installed["tune-tiny"] == "llmops-gitops[s3,train]==0.1.0"  # LoRA
+    assert installed["trial-big"] == "llmops-gitops[deepspeed,qlora,s3,train]==0.1.0"  # QLoRA sweep, 2 GPUs
+    assert installed["eval-quality"] == "llmops-gitops[eval,s3,train]==0.1.0"
+    assert installed["data-tickets"] == "llmops-gitops[data,s3]==0.1.0"
+    # the results job only collects, gates and compares (no runner runs there): the remote only
+    assert installed[RESULTS_JOB] == "llmops-gitops[s3]==0.1.0"
+    assert installed["validate"] == "llmops-gitops==0.1.0"  # never touches the remote
 
 
 def test_pr_gate_job_writes_the_rule_table_and_annotations(docs: dict[str, dict[str, Any]]) -> None:
     steps = steps_of(docs[PR_WORKFLOW]["jobs"]["gate-release"])
     runs_ = [s.get("run") for s in steps]
-    assert runs_.index('dvc repro "$LLMOPS_STAGE"') < runs_.index(GATE_RUN) == len(steps) - 1
+    assert runs_.index('dvc repro --single-item "$LLMOPS_STAGE"') < runs_.index(GATE_RUN) == len(steps) - 1
     gate = steps[-1]
     assert gate["env"] == {"LLMOPS_POLICY": "release"}
     assert gate["if"] == "!cancelled()"  # a failed gate stage still gets its table
@@ -593,3 +459,9 @@ def test_pr_gate_job_writes_the_rule_table_and_annotations(docs: dict[str, dict[
         for job_id, job in doc["jobs"].items():
             if not job_id.startswith("gate-"):
                 assert GATE_RUN not in [s.get("run") for s in steps_of(job)], job_id
+
+
+@pytest.mark.parametrize("path", [PR_WORKFLOW, MAIN_WORKFLOW, MONITOR_WORKFLOW])
+def test_every_job_has_a_timeout(docs: dict[str, dict[str, Any]], path: str) -> None:
+    for job_id, job in docs[path]["jobs"].items():
+        assert isinstance(job["timeout-minutes"], int) and job["timeout-minutes"] > 0, job_id

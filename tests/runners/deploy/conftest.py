@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,9 +66,53 @@ def deploy_config(spec: Deployment, model: dict[str, Any] | None = None) -> Depl
     )
 
 
+def git(root: Path, *args: str) -> str:
+    out = subprocess.run(
+        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, f"git {args}: {out.stdout}{out.stderr}"
+    return out.stdout
+
+
+def approve(root: Path, *paths: str, stage: str = "tune-tiny") -> str:
+    """Commit a dvc.lock that records these folders, as they are now, as outputs of `stage`
+    (the hashes computed as DVC computes them: tests/results/test_dvchash.py checks that against
+    DVC); `git init` first when `root` is no repository yet. Returns the commit's sha."""
+    from llmops.results.dvchash import md5_on_disk
+
+    if not (root / ".git").exists():
+        git(root, "init", "-q")
+    outs = []
+    for path in paths:
+        md5 = md5_on_disk(root / path)
+        assert md5 is not None, f"{path} does not exist"
+        outs.append({"path": path, "hash": "md5", "md5": md5})
+    lock = {"schema": "2.0", "stages": {stage: {"cmd": f"llmops run {stage}", "outs": outs}}}
+    (root / "dvc.lock").write_text(json.dumps(lock, indent=2) + "\n")  # JSON is YAML
+    git(root, "add", "dvc.lock")
+    git(root, "commit", "-q", "--allow-empty", "-m", f"approve {', '.join(paths)}")
+    return git(root, "rev-parse", "HEAD").strip()
+
+
 @pytest.fixture(scope="session")
 def make_spec():
     return deployment_spec
+
+
+@pytest.fixture(scope="session")
+def git_in():
+    """`git_in(root, *args)`: git with a test identity; its output, asserted to succeed."""
+    return git
+
+
+@pytest.fixture(scope="session")
+def approved():
+    """`approved(root, *folders)`: commit a dvc.lock approving those folders as they are now."""
+    return approve
 
 
 @pytest.fixture(scope="session")

@@ -47,10 +47,11 @@ def _gone(pid: int) -> bool:
 
 
 def test_blue_green_switches_only_after_the_smoke_tests_pass(
-    tuned_project, make_spec, make_deploy_config, engine_reaper, capsys
+    tuned_project, make_spec, make_deploy_config, engine_reaper, approved, capsys
 ):
     root = tuned_project
     engine_reaper.roots.append(root)
+    approved(root, "models/tiny", "base")  # the adapter and its base, as a merge approved them
     folder = root / ".llmops" / "serve" / "support"
 
     # 1. a first deploy that passes goes live
@@ -62,7 +63,10 @@ def test_blue_green_switches_only_after_the_smoke_tests_pass(
     assert (
         "ships" in _chat(first["url"], "support", "Where is my parcel 5?")["choices"][0]["message"]["content"]
     )
-    assert "is live on transformers" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "is live on transformers" in out
+    assert "deploy-support: models/tiny holds the weights the committed dvc.lock approves" in out
+    assert "deploy-support: base holds the weights the committed dvc.lock approves" in out
     smoke = json.loads((folder / "smoke" / f"{first['version']}.json").read_text())
     assert smoke["passed"] and smoke["tests"][0]["latency_ms"] > 0
 
@@ -101,12 +105,14 @@ def test_blue_green_switches_only_after_the_smoke_tests_pass(
 
 
 def test_an_engine_that_never_gets_ready_is_stopped_and_nothing_goes_live(
-    tuned_project, make_spec, make_deploy_config, engine_reaper
+    tuned_project, make_spec, make_deploy_config, engine_reaper, approved
 ):
-    """A model folder the engine cannot load: start-up fails, the error carries the log, no record."""
+    """A model folder the engine cannot load (approved as it is): start-up fails, the error carries
+    the log, no record."""
     engine_reaper.roots.append(tuned_project)
     (tuned_project / "broken").mkdir()
     (tuned_project / "broken" / "config.json").write_text('{"model_type": "llama"}')
+    approved(tuned_project, "broken")
     with pytest.raises(Exception, match=r"before it was ready|not ready after") as caught:
         run(
             make_deploy_config(make_spec(engine={"startup_timeout_s": 120}), {"path": "broken"}),

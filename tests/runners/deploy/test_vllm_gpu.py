@@ -46,7 +46,7 @@ def _base_config() -> dict:
 
 @pytest.mark.parametrize("lora", ["multi", "merged"])
 def test_vllm_serves_the_tuned_model_and_goes_live(
-    lora, built_base, tmp_path, make_config, make_spec, make_deploy_config, engine_reaper, typed
+    lora, built_base, tmp_path, make_config, make_spec, make_deploy_config, engine_reaper, typed, approved
 ):
     pytest.importorskip("vllm")
     from llmops.runners.base.run import run as build
@@ -55,6 +55,7 @@ def test_vllm_serves_the_tuned_model_and_goes_live(
     shutil.copytree(built_base / "data", tmp_path / "data")
     build(typed(_base_config()), tmp_path)
     tune(typed(make_config("lora", max_steps=100, lr=1e-2)), tmp_path)
+    approved(tmp_path, "models/tiny", "base")
     engine_reaper.roots.append(tmp_path)
 
     spec = make_spec(
