@@ -8,7 +8,9 @@ import typing
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from typing_extensions import is_typeddict
 
+from llmops.compiler.foreign_names import FOREIGN_NAMES
 from llmops.compiler.read_yaml import SourceDoc
 from llmops.errors import Diagnostic
 
@@ -17,6 +19,20 @@ def suggest(word: str, choices: typing.Iterable[str]) -> str:
     """A "did you mean" hint, or "" when nothing is close enough to be useful."""
     close = difflib.get_close_matches(str(word), sorted(set(choices)), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else ""
+
+
+def foreign_hint(word: str, choices: typing.Iterable[str], model: type[BaseModel], data: Any) -> str:
+    """A hint for a field name from another tool (`learning_rate` -> `lr`), from FOREIGN_NAMES.
+
+    A plain target must be a field beside the unknown one; a dotted one a field of the spec
+    (`method.r` from `training.lora_r`), checked against the model so no hint names a field
+    this kind does not have."""
+    here = set(choices)
+    for target in FOREIGN_NAMES.get(word.lower(), ()):
+        *parent, name = target.split(".")
+        if (not parent and name in here) or (parent and name in _fields_at(model, tuple(parent), data)):
+            return f"did you mean '{target}'? that is llmops' name for `{word}`"
+    return ""
 
 
 def field_label(path: typing.Sequence[str | int]) -> str:
@@ -36,7 +52,8 @@ def from_validation_error(doc: SourceDoc, model: type[BaseModel], error: Validat
         if kind == "extra_forbidden":
             line, col = doc.position(path, key=True)
             message = f"unknown field '{path[-1]}'"
-            hint = suggest(str(path[-1]), _fields_at(model, path[:-1], doc.data))
+            choices = _fields_at(model, path[:-1], doc.data)
+            hint = foreign_hint(str(path[-1]), choices, model, doc.data) or suggest(str(path[-1]), choices)
         elif kind == "missing":
             line, col = doc.position(path[:-1])
             message = "field required"
@@ -132,6 +149,8 @@ def _fields_at(model: type[BaseModel], path: tuple[str | int, ...], data: Any) -
     annotation = _concrete(annotation, node)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return list(annotation.model_fields)
+    if is_typeddict(annotation):
+        return list(annotation.__annotations__)
     return []
 
 

@@ -7,6 +7,7 @@ is a pure function that reports every problem in every file in one pass.
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,14 @@ from llmops.errors import Diagnostic, SpecError, UsageError
 
 PROJECT_FILE = "llmops.yaml"
 SPEC_SUFFIXES = (".yaml", ".yml")
+
+# A spec file's path reaches generated files (the `# source:` header, a KServe annotation, the
+# stage sources list), so it is a spec value like any other: folders and a name of letters,
+# digits and `_ . + @ = -`, no space, no newline, no quote. A newline in a name could otherwise add
+# lines, even whole YAML documents, to a generated manifest.
+_SEGMENT = r"[A-Za-z0-9_.][A-Za-z0-9_.+@=-]{0,199}"
+SPEC_PATH = re.compile(rf"(?:{_SEGMENT}/){{0,31}}{_SEGMENT}")
+SPEC_PATH_MAX = 400
 
 # Whether the project holds a file at a relative path. Builders ask it about the few files beside
 # the specs a stage reads by a name that is not a path (a custom metric's `module:function`).
@@ -115,6 +124,15 @@ def _parse_all(
     specs: list[SpecFile] = []
     broken: set[tuple[str, str]] = set()
     for path in sorted(sources):
+        bad_name = spec_path_problem(path)
+        if bad_name is not None:
+            errors.append(bad_name)
+            doc, _ = load_text(shown_path(path), sources[path])
+            if doc is not None and isinstance(doc.data, dict):
+                kind, name = doc.data.get("kind"), doc.data.get("name")
+                if isinstance(kind, str) and isinstance(name, str):
+                    broken.add((kind, name))  # its references are not reported a second time
+            continue
         doc, problems = load_text(path, sources[path])
         errors.extend(problems)
         if doc is None:
@@ -130,6 +148,29 @@ def _parse_all(
     return ParsedProject(
         project_file.spec, project_file, tuple(specs), tuple(errors), frozenset(broken), is_file
     )
+
+
+def spec_path_problem(path: str) -> Diagnostic | None:
+    """A diagnostic for a spec file whose path is not a safe name (see `SPEC_PATH`), else None."""
+    parts = path.split("/")
+    if len(path) <= SPEC_PATH_MAX and SPEC_PATH.fullmatch(path) and not {".", ".."} & set(parts):
+        return None
+    odd = sorted({c for c in path if not (c.isascii() and (c.isalnum() or c in "_.+@=-/"))})
+    what = ", ".join(ascii(c) for c in odd[:5]) if odd else "a '.' or '..' folder, or its length"
+    return Diagnostic(
+        shown_path(path),
+        0,
+        0,
+        "",
+        f"not a spec file name llmops accepts (because of {what}): a spec file's path goes into "
+        "generated files, so it may hold only letters, digits and _ . + @ = - in each folder and name",
+        "rename the file",
+    )
+
+
+def shown_path(path: str) -> str:
+    """A path as an error message can show it on one line: odd characters escaped."""
+    return ascii(path[:SPEC_PATH_MAX])[1:-1]
 
 
 def _validate(doc: SourceDoc, *, expect_project: bool) -> tuple[BaseModel | None, list[Diagnostic]]:
@@ -207,7 +248,7 @@ def parse_files(root: Path, paths: list[str], *, project: str = PROJECT_FILE) ->
     files = []
     for rel in paths:
         path = root / rel
-        if rel.startswith("/") or ".." in rel.split("/") or not path.is_file():
+        if spec_path_problem(rel) is not None or not path.is_file():
             return None
         doc, errors = load_text(rel, _read(path, rel))
         if doc is None or errors:

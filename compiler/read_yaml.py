@@ -2,8 +2,9 @@
 
 libyaml (through PyYAML's C composer) builds the node tree with marks at about 0.1 ms per
 spec, which is what lets a 1,000-spec project compile in well under a second; the pure
-round-trip loaders cost 30x more. Scalars resolve as in YAML 1.2 (`on`/`no` stay strings,
-`1e-4` is a float), so specs mean the same in llmops, in editors and in ruamel-based tools.
+round-trip loaders cost 30x more. Composing, YAML 1.2 scalars and the budget that refuses YAML
+bombs (alias cycles, alias or merge-key expansion, deep nesting) are `llmops.yamlsafe`'s, shared
+with every reader of text from users and history; this module adds the position of every node.
 """
 
 from __future__ import annotations
@@ -15,61 +16,24 @@ from typing import Any
 import yaml
 
 from llmops.errors import Diagnostic
+from llmops.yamlsafe import (
+    _SCALARS,
+    COLLECTION_TAGS,
+    MAX_DEPTH,
+    MERGE_TAG,
+    YamlError,
+    compose,
+    merge_keys,
+    scalar,
+)
+from llmops.yamlsafe import Loader as _Loader
 
-_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# _Loader and _SCALARS stay importable from here for the tests and the compile benchmark.
+__all__ = ["_SCALARS", "SourceDoc", "_Loader", "load_text"]
 
 Path_ = tuple[str | int, ...]
 
 _CONFLICT = re.compile(r"^(<{7}|={7}|>{7})(\s|$)", re.MULTILINE)
-_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
-_FLOAT = re.compile(
-    r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
-)
-_INT = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
-_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
-
-
-class _Loader(_Base):  # type: ignore[misc, valid-type]
-    """libyaml composer with YAML 1.2 core-schema scalar resolution."""
-
-    # libyaml calls these back for every node. With no path resolvers (this loader has none)
-    # the tag depends on the node's kind, text and implicitness only, so it is remembered.
-    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
-        if kind is yaml.ScalarNode and len(value) > 100:
-            return super().resolve(kind, value, implicit)  # prose: not worth remembering
-        key = (kind, value, implicit) if kind is yaml.ScalarNode else kind
-        tag = _TAGS.get(key)
-        if tag is None:
-            if len(_TAGS) > 100_000:
-                _TAGS.clear()
-            tag = _TAGS[key] = super().resolve(kind, value, implicit)
-        return tag
-
-    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-        pass
-
-    def ascend_resolver(self) -> None:
-        pass
-
-
-_TAGS: dict[Any, str] = {}
-
-
-_Loader.yaml_implicit_resolvers = {}
-for _tag, _regexp, _first in (
-    ("tag:yaml.org,2002:bool", _BOOL, "tTfF"),
-    ("tag:yaml.org,2002:int", _INT, "-+0123456789"),
-    ("tag:yaml.org,2002:float", _FLOAT, "-+0123456789."),
-    ("tag:yaml.org,2002:null", _NULL, ["~", "n", "N", ""]),
-    ("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), "<"),
-):
-    _Loader.add_implicit_resolver(_tag, _regexp, list(_first))
-assert not _Loader.yaml_path_resolvers  # what lets _Loader skip the path bookkeeping
-
-_SCALARS = yaml.constructor.SafeConstructor()
-_COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap"}
-_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float")}
 
 
 @dataclass
@@ -104,15 +68,9 @@ def load_text(path: str, text: str) -> tuple[SourceDoc | None, list[Diagnostic]]
             Diagnostic(path, 1, 1, "", "the file is empty", "write a spec with `kind:` and `name:`")
         ]
     try:
-        nodes = list(yaml.compose_all(text, Loader=_Loader))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = " ".join(x for x in (exc.context, exc.problem) if x)
-        return None, [Diagnostic(path, line, col, "", f"YAML syntax error: {problem}")]
-    except yaml.YAMLError as exc:
-        return None, [Diagnostic(path, 1, 1, "", f"YAML syntax error: {exc}")]
-    nodes = [n for n in nodes if n is not None]
+        nodes = compose(path, text)
+    except YamlError as exc:
+        return None, [Diagnostic(path, exc.line, exc.col, "", exc.message, exc.hint)]
     if len(nodes) != 1:
         if not nodes:
             return None, [Diagnostic(path, 1, 1, "", "the file holds no YAML document")]
@@ -144,16 +102,24 @@ def _build(node: yaml.Node, loc: Path_, doc: SourceDoc, errors: list[Diagnostic]
     kind = type(node)
     if kind is yaml.ScalarNode:
         try:
-            return _scalar(node)
+            return scalar(node)
         except yaml.YAMLError as exc:
             errors.append(_at(doc.path, node, loc, f"bad value: {getattr(exc, 'problem', None) or exc}"))
             return None
-    if node.tag not in _COLLECTION_TAGS:
+    if node.tag not in COLLECTION_TAGS:
         errors.append(_at(doc.path, node, loc, f"unsupported YAML tag '{node.tag}'"))
         return None
+    if len(loc) >= MAX_DEPTH:  # without aliases compose() did not measure the depth
+        errors.append(_at(doc.path, node, loc, f"this value nests deeper than {MAX_DEPTH} levels: refused"))
+        return None
     if kind is yaml.MappingNode:
-        if any(k.tag == "tag:yaml.org,2002:merge" for k, _ in node.value):
-            _SCALARS.flatten_mapping(node)
+        if any(k.tag == MERGE_TAG for k, _ in node.value):
+            try:
+                merge_keys(doc.path, node)
+            except YamlError as exc:
+                field_name = ".".join(str(p) for p in loc)
+                errors.append(Diagnostic(doc.path, exc.line, exc.col, field_name, exc.message))
+                return None
         out: dict[str, Any] = {}
         keys = doc.keys
         for key_node, value_node in node.value:
@@ -161,7 +127,7 @@ def _build(node: yaml.Node, loc: Path_, doc: SourceDoc, errors: list[Diagnostic]
                 errors.append(_at(doc.path, key_node, loc, "a key must be a plain value"))
                 continue
             try:
-                key = str(_scalar(key_node))
+                key = str(scalar(key_node))
             except yaml.YAMLError:
                 errors.append(_at(doc.path, key_node, loc, f"unsupported YAML tag '{key_node.tag}'"))
                 continue
@@ -174,19 +140,6 @@ def _build(node: yaml.Node, loc: Path_, doc: SourceDoc, errors: list[Diagnostic]
             out[key] = _build(value_node, where, doc, errors)
         return out
     return [_build(item, loc + (i,), doc, errors) for i, item in enumerate(node.value)]
-
-
-def _scalar(node: yaml.ScalarNode) -> Any:
-    """What `_SCALARS.construct_object(node)` gives, without its per-node bookkeeping for the
-    tags plain YAML resolves to (the constructor would also keep every node it saw)."""
-    tag = node.tag
-    if tag == "tag:yaml.org,2002:str":
-        return node.value
-    if tag in _PLAIN_TAGS:
-        return _SCALARS.yaml_constructors[tag](_SCALARS, node)
-    value = _SCALARS.construct_object(node)
-    _SCALARS.constructed_objects.pop(node, None)
-    return value
 
 
 def _at(path: str, node: yaml.Node, loc: Path_, message: str) -> Diagnostic:

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from llmops.compiler.catalog import KINDS
 from llmops.compiler.stages.model import StageConfig
 from llmops.errors import UsageError
+from llmops.paths import inside_all
 
 
 class Runner(Protocol):
@@ -47,7 +48,16 @@ def typed_config(data: dict[str, Any], *, where: str = "stage config") -> StageC
         ) from None
 
 
+def check_outputs(config: StageConfig, root: Path) -> None:
+    """Refuse, before a stage writes anything, an output that would land outside the project:
+    `artifacts/` (or `metrics/`, a report folder...) symlinked elsewhere would make the stage
+    write there (`llmops.paths.PathOutsideProject`, exit 2)."""
+    outputs = config.outputs
+    inside_all(root, [*outputs.outs, *outputs.metrics, *outputs.plots, *outputs.reports], "output")
+
+
 def run_stage(config: StageConfig | dict[str, Any], root: Path) -> None:
     """Run one stage from its config (typed, or the JSON data `llmops compile` wrote)."""
     typed = config if isinstance(config, StageConfig) else typed_config(config)
+    check_outputs(typed, root)
     runner_for(typed.kind)(typed, root)

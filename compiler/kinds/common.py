@@ -36,8 +36,18 @@ RunnerLabel = Annotated[
 
 
 def _relative_path(value: str) -> str:
-    if value.startswith("/") or ".." in value.split("/"):
-        raise ValueError("use a path relative to the project root, without '..'")
+    """Say which of the two is wrong: an absolute path, or one that climbs out through `..`.
+    (Symlinks that lead out are refused where the file is read or written: `llmops.paths`.)"""
+    if value.startswith("/"):
+        raise ValueError(
+            f"'{value}' is an absolute path; name it relative to the project root (the folder of "
+            "llmops.yaml), and copy what lies outside the project into it"
+        )
+    if ".." in value.split("/"):
+        raise ValueError(
+            f"'{value}' climbs out of the project root through '..'; name a path inside the "
+            "project, relative to the folder of llmops.yaml"
+        )
     return value
 
 

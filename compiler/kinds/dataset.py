@@ -202,9 +202,10 @@ class PiiRedact(_Step):
         default_factory=list,
         description="Columns to redact; default: every column (strings in lists and maps too).",
     )
-    kinds: list[Literal["email", "phone", "card", "ip", "iban", "secret"]] = Field(
+    kinds: list[Literal["email", "phone", "card", "ip", "iban", "secret", "ssn"]] = Field(
         default_factory=lambda: ["email", "phone", "card", "ip", "iban", "secret"],
-        description="The kinds of personal data to find.",
+        description="The kinds of personal data to find; `ssn` (US social security numbers) only "
+        "when listed.",
     )
 
 

@@ -2,16 +2,55 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictInt, StringConstraints, field_validator
+from pydantic import AfterValidator, Field, StrictInt, StringConstraints, field_validator
 
 from llmops.compiler.kinds.common import Environment, Name, RelPath, RunnerLabel, SpecBase, SpecModel
 
+# What the generated jobs hand pip as one argument: a distribution name (PEP 508: starts and
+# ends with a letter or digit, so never `-r file` or `--index-url`), optional extras, optional
+# version specifiers; or `.` (this checkout) with optional extras. Not a path, an archive or a
+# URL (pip would read those as a file or a place to fetch code from), and no git URL: the
+# stage's extras are added to the distribution name (`with_extras` in compiler/emit/workflows.py),
+# which a URL does not have. To install llmops from elsewhere, publish it to an index the runners
+# reach, or vendor it and use `.`.
+_DIST = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?"
+_EXTRAS = rf"\[{_DIST}(?:,{_DIST}){{0,19}}\]"
+_SPECIFIER = r"(?:===|==|!=|<=|>=|~=|<|>)[A-Za-z0-9][A-Za-z0-9.*+!_-]{0,63}"
+PIP_REQUIREMENT = rf"^{_DIST}(?:{_EXTRAS})?(?:{_SPECIFIER}(?:,{_SPECIFIER}){{0,9}})?$|^\.(?:{_EXTRAS})?$"
+_ARCHIVES = (".whl", ".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz")
+_EXAMPLE = "name a distribution (`llmops-gitops==0.2.0`), or `.` for this checkout"
+
+
+def _pip_requirement(value: str) -> str:
+    """Refuse, saying why, anything pip would not read as one requirement of a distribution."""
+    shown = repr(value[:80])
+    if value.startswith("-"):
+        why = "starts with '-', so pip would read it as an option (`-r` reads a file, `-i` an index)"
+    elif "://" in value or "@" in value:
+        why = "is a URL; only a distribution from the configured index, or `.`, is installed"
+    elif "/" in value or "\\" in value or value.startswith("./"):
+        why = "is a path; pip would install whatever lies there"
+    elif value.lower().endswith(_ARCHIVES):
+        why = "reads as an archive file to pip"
+    elif re.fullmatch(PIP_REQUIREMENT, value) is None:
+        why = "is not a distribution name with optional [extras] and version specifiers"
+    else:
+        return value
+    raise ValueError(f"{shown} {why}; {_EXAMPLE}")
+
+
 PipRequirement = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Za-z0-9._\[\]\-]+(?:[=<>!~]=?[A-Za-z0-9.*+-]+)?$|^\.(\[[a-z,-]+\])?$"),
-    Field(description="A pip requirement: a name, extras and a version (`llmops-gitops==0.2.0`), or `.`."),
+    AfterValidator(_pip_requirement),
+    Field(
+        json_schema_extra={"pattern": PIP_REQUIREMENT},
+        description="A pip requirement: a distribution name, optional extras and version specifiers "
+        "(`llmops-gitops==0.2.0`, `llmops-gitops[train]>=0.2,<0.3`), or `.` (this checkout, "
+        "optionally `.[train]`). Never an option (`-r ...`), a path, an archive or a URL.",
+    ),
 ]
 Branch = Annotated[
     str,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+from typing_extensions import TypedDict
 
 from llmops.compiler.kinds.common import Name, Reference, RelPath, Resources, SpecBase, SpecModel
 
@@ -16,6 +17,27 @@ Variable = Annotated[
         description="A template variable: a letter or '_', then letters, digits and '_'.",
     ),
 ]
+
+
+MAX_MAX_CHARS = 1_000_000  # a prompt of a million characters is past any model's context
+MAX_TIMEOUT_S = 60  # seconds to render one prompt; the default is 2
+
+
+# Each limit is bounded itself: a render may build up to 100 x max_chars of intermediate text,
+# so an unbounded max_chars (`.inf`, `1e15`) would bound nothing. A TypedDict, not a model, so
+# the stage config carries only the keys the spec sets, as it did when this was a plain dict.
+class PromptLimits(TypedDict, total=False):
+    """Sandbox limits of one render; unset ones take the engine's defaults."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    max_chars: Annotated[
+        int, Field(strict=True, ge=1, le=MAX_MAX_CHARS, description="Most characters one render may produce.")
+    ]
+    timeout_s: Annotated[
+        float,
+        Field(gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False, description="Most seconds one render may take."),
+    ]
 
 
 class FewShot(SpecModel):
@@ -69,10 +91,10 @@ class Prompt(SpecBase):
     dataset: Name | None = Field(
         default=None, description="The Dataset whose splits the prompt stage renders into examples."
     )
-    limits: dict[Literal["max_chars", "timeout_s"], float] = Field(
-        default_factory=dict,
-        description="Sandbox limits of one render: `max_chars` of text (default 100000) and `timeout_s` "
-        "(default 2).",
+    limits: PromptLimits = Field(
+        default_factory=lambda: PromptLimits(),
+        description="Sandbox limits of one render: `max_chars` of text (default 100000, at most "
+        f"{MAX_MAX_CHARS}) and `timeout_s` (default 2, at most {MAX_TIMEOUT_S}).",
     )
     resources: Resources = Field(default_factory=Resources, description="Where the prompt stage runs.")
 

@@ -10,6 +10,7 @@ import json
 import re
 from typing import Any
 
+from llmops import yamlsafe
 from llmops.audit.specs import CommitSpecs
 from llmops.compiler.catalog import spec_of_stage, stage_name
 from llmops.compiler.governance import policies_governing
@@ -22,10 +23,10 @@ TUNE_METRICS = ("eval_loss", "eval_perplexity", "train_loss", "steps")
 _SKIP_EVAL = re.compile(r"(_ci_(low|high)|^n)$")
 
 
-def load_yaml(text: str) -> Any:
-    from ruamel.yaml import YAML
-
-    return YAML(typ="safe", pure=True).load(text)
+def load_yaml(text: str, path: str = "dvc.lock") -> Any:
+    """A YAML file of a commit as plain data, through the bomb-proof reader history needs;
+    raises YamlError (a ValueError) for one that cannot be read or would cost too much to."""
+    return yamlsafe.load(text, path)
 
 
 def json_blob(tree, path: str) -> Any:

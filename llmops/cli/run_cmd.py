@@ -30,11 +30,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _fresh_config(root, args.stage)
     if config is None:
         config = _compiled_config(root, args.stage)
-    from llmops.runners.registry import runner_for, typed_config
+    from llmops.runners.registry import check_outputs, runner_for, typed_config
 
     typed = typed_config(config, where=f"{CONFIG_DIR}/{args.stage}.json")
     if typed.kind == "deploy":
         check_deploy_allowed(args.project, typed.spec.name)
+    check_outputs(typed, root)
     started = time.perf_counter()
     runner_for(typed.kind)(typed, root)
     print(f"{args.stage}: done in {time.perf_counter() - started:.2f}s")

@@ -64,9 +64,14 @@ def add_source(spec_path: Path, entry: dict[str, Any]) -> str:
     return action
 
 
-def _load(text: str) -> Any:
+def _load(text: str, path: str = "<spec>") -> Any:
+    """The spec for a comment-keeping edit (ruamel round trip), measured first so a bomb in it
+    is refused (yamlsafe.YamlError, exit 2) before ruamel expands anything."""
     from ruamel.yaml import YAML
 
+    from llmops.yamlsafe import compose
+
+    compose(path, text)
     return YAML().load(text)
 
 

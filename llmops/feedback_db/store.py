@@ -14,15 +14,28 @@ gateway or of the machine, and readers (the monitor) never block the writer.
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Column, Float, ForeignKey, Integer, MetaData, String, Table, Text
 
 from llmops.errors import UsageError
 
-__all__ = ["ENV_URL", "connect", "default_url", "feedback", "metadata", "requests", "resolve_url", "safe_url"]
+__all__ = [
+    "ENV_URL",
+    "clean_row",
+    "clean_text",
+    "connect",
+    "default_url",
+    "feedback",
+    "metadata",
+    "requests",
+    "resolve_url",
+    "safe_url",
+]
 
 ENV_URL = "LLMOPS_FEEDBACK_DB_URL"
 
@@ -65,6 +78,23 @@ feedback = Table(
     Column("correction", Text),  # PII-redacted
     Column("comment", Text),  # PII-redacted
 )
+
+# What no backend can store as text: lone UTF-16 surrogates (a JSON "\ud800" decodes to one; UTF-8
+# cannot encode it, so SQLite's driver raises) and NUL (PostgreSQL refuses it in text).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+
+def clean_text(value: str) -> str:
+    """`value` with every character no backend can store replaced by U+FFFD, the rest kept: one
+    client's broken string must become a stored row, not an error that fails a group commit."""
+    return _UNSTORABLE.sub(REPLACEMENT, value)
+
+
+def clean_row(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with `clean_text` applied to every string value (ids and names too, not only text)."""
+    return {k: clean_text(v) if isinstance(v, str) else v for k, v in row.items()}
+
 
 MIGRATIONS = Path(__file__).with_name("schema-migrations")  # a dash: data, not a package
 

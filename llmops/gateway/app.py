@@ -28,7 +28,7 @@ from llmops.gateway.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
 from llmops.gateway.proxy import forward
 from llmops.gateway.upstream import Upstream
 from llmops.gateway.validation import check_feedback, read_json
-from llmops.gateway.writer import UnknownResponse, Writer
+from llmops.gateway.writer import RowRejected, UnknownResponse, Writer
 
 OPEN_PATHS = frozenset({"/health"})  # everything else needs the key when one is set
 FEEDBACK_BODY_LIMIT = 64 * 1024
@@ -111,6 +111,14 @@ def build_app(gateway: Gateway) -> ASGIApp:
                 param="response_id",
                 code="response_not_found",
             )
+        except RowRejected as exc:
+            gateway.metrics.error("/v1/feedback", "rejected_row")
+            gateway.metrics.observe_request("/v1/feedback", 422, time.perf_counter() - started)
+            return error_response(
+                422,
+                f"this feedback could not be stored ({exc}); check its text for invalid characters",
+                code="unstorable_feedback",
+            )
         except Exception:
             gateway.metrics.error("/v1/feedback", "store")
             return error_response(503, "the feedback could not be stored; try again", type="server_error")
@@ -174,7 +182,7 @@ class ApiKeyAuth:
         if hmac.compare_digest(given, self.expected):
             await self.app(scope, receive, send)
             return
-        self.metrics.error(scope["path"], "auth")
+        self.metrics.error(scope["path"], "auth")  # any path not a route counts as "other"
         message = "missing API key" if not given else "invalid API key"
         response = error_response(
             401,

@@ -1,5 +1,11 @@
 """Prometheus metrics of one gateway, in a registry of its own (so several gateways, or tests,
-can live in one process without sharing counters)."""
+can live in one process without sharing counters).
+
+Every label value comes from a closed set: each distinct value is a series kept for the life of
+the process, so a value a client controls (a path, a model name, a header) would let anyone grow
+the gateway's memory and `/metrics` without bound. Routes outside `ROUTES` count as `other`,
+statuses outside 100-599 as `other`, and error kinds outside `ERROR_KINDS` as `other`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,33 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = ["CONTENT_TYPE_LATEST", "GatewayMetrics"]
+
+ROUTES = frozenset(
+    {"/v1/chat/completions", "/v1/completions", "/v1/models", "/v1/feedback", "/metrics", "/health"}
+)
+ERROR_KINDS = frozenset(
+    {
+        "invalid_request",
+        "auth",
+        "upstream",
+        "store",
+        "rejected_row",
+        "unknown_response",
+        "client_gone",
+        "internal",
+    }
+)
+OTHER = "other"
+
+
+def route_label(path: str) -> str:
+    """The route's label: the path when it is one of the gateway's routes, else `other`."""
+    return path if path in ROUTES else OTHER
+
+
+def status_label(status: int) -> str:
+    return str(status) if isinstance(status, int) and 100 <= status <= 599 else OTHER
+
 
 # Latency buckets from a cached 5 ms answer to a two-minute CPU generation.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -17,7 +50,7 @@ class GatewayMetrics:
 
     def __init__(self, deployment: str) -> None:
         self.deployment = deployment
-        self._children: dict[tuple[str, int], tuple] = {}
+        self._children: dict[tuple[str, str], tuple] = {}
         self.registry = CollectorRegistry()
         labels = ["deployment"]
         self.requests = Counter(
@@ -83,15 +116,16 @@ class GatewayMetrics:
         self, route: str, status: int, seconds: float, upstream_seconds: float | None = None
     ) -> None:
         # `labels()` costs a lock and a tuple build per call; the hot path keeps its children.
-        children = self._children.get((route, status))
+        route, status_text = route_label(route), status_label(status)
+        children = self._children.get((route, status_text))
         if children is None:
             d = self.deployment
             children = (
-                self.requests.labels(d, route, str(status)),
+                self.requests.labels(d, route, status_text),
                 self.latency.labels(d, route),
                 self.upstream_latency.labels(d, route),
             )
-            self._children[(route, status)] = children
+            self._children[(route, status_text)] = children
         children[0].inc()
         children[1].observe(seconds)
         if upstream_seconds is not None:
@@ -104,7 +138,8 @@ class GatewayMetrics:
             self.completion_tokens.inc(completion)
 
     def error(self, route: str, kind: str) -> None:
-        self.errors.labels(self.deployment, route, kind).inc()
+        kind = kind if kind in ERROR_KINDS else OTHER
+        self.errors.labels(self.deployment, route_label(route), kind).inc()
 
     def observe_feedback(self, row: dict) -> None:
         d = self.deployment

@@ -20,6 +20,7 @@ from starlette.responses import Response, StreamingResponse
 from llmops.gateway.errors import ApiError, error_response
 from llmops.gateway.upstream import engine_model
 from llmops.gateway.validation import check_generation, read_json, request_text
+from llmops.gateway.writer import RowRejected
 
 if TYPE_CHECKING:
     from llmops.gateway.app import Gateway
@@ -66,6 +67,7 @@ class Exchange:
         self.started = started
         self.payload = json.dumps(body).encode()
         self.upstream_s: float | None = None
+        self.rejected: RowRejected | None = None  # set when the store refused this exchange's row
 
     def row(self, status: int, *, rid: str | None, text: str | None, usage: Any, error: str | None) -> dict:
         usage = usage if isinstance(usage, dict) else {}
@@ -86,10 +88,16 @@ class Exchange:
         }
 
     async def commit(self, row: dict) -> str | None:
-        """Log the row and record its metrics; None when the store failed (the client gets a 503)."""
+        """Log the row and record its metrics; None when it was not logged: the store refused this
+        row (`self.rejected`, the client gets a 422) or the store failed (a 503)."""
         metrics = self.gateway.metrics
         try:
             rid = await self.gateway.writer.log_request(row)
+        except RowRejected as exc:
+            self.rejected = exc
+            metrics.error(self.path, "rejected_row")
+            metrics.observe_request(self.path, 422, time.perf_counter() - self.started, self.upstream_s)
+            return None
         except Exception:
             metrics.error(self.path, "store")
             return None
@@ -112,20 +120,25 @@ class Exchange:
         if status >= 400:
             row = self.row(status, rid=None, text=None, usage=None, error=content.decode(errors="replace"))
             if await self.commit(row) is None:
-                return _store_down()
+                return self.not_logged()
             return Response(content, status, media_type=media)
         try:
             data = json.loads(content)
             text = _choices_text(data.get("choices"), "message" if self.route == "chat" else None)
-        except (ValueError, AttributeError) as exc:
+        except (ValueError, AttributeError, RecursionError) as exc:
             return await self.unreachable(exc, t0, "the engine answered with something that is not JSON")
         row = self.row(status, rid=data.get("id"), text=text, usage=data.get("usage"), error=None)
         rid = await self.commit(row)
         if rid is None:
-            return _store_down()
+            return self.not_logged()
         data["id"] = rid
         data["model"] = self.gateway.deployment
         return Response(json.dumps(data), status, media_type="application/json")
+
+    def not_logged(self) -> Response:
+        if self.rejected is not None:
+            return _rejected(self.rejected)
+        return _store_down()
 
     async def unreachable(
         self, exc: Exception, t0: float, what: str = "the engine could not be reached"
@@ -151,7 +164,7 @@ class Exchange:
             error = content.decode(errors="replace")
             row = self.row(response.status, rid=None, text=None, usage=None, error=error)
             if await self.commit(row) is None:
-                return _store_down()
+                return self.not_logged()
             return Response(content, response.status, media_type=_media(response))
         return StreamingResponse(
             self._events(response, t0), media_type="text/event-stream", headers={"cache-control": "no-cache"}
@@ -189,7 +202,7 @@ class Exchange:
         )
         rid = await self.commit(row)
         if rid is None:
-            yield _STREAM_STORE_DOWN
+            yield _STREAM_REJECTED if self.rejected is not None else _STREAM_STORE_DOWN
             return
         tail = b"".join(held) + (buffer + b"\n\n" if buffer.strip() else b"")
         if assembler.id and rid != assembler.id:
@@ -221,7 +234,7 @@ class SseAssembler:
                 continue
             try:
                 chunk = json.loads(data)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if not isinstance(chunk, dict):
                 continue
@@ -270,7 +283,19 @@ def _store_down() -> Response:
     )
 
 
+def _rejected(exc: RowRejected) -> Response:
+    return error_response(
+        422,
+        f"this request could not be logged ({exc}); check its text for invalid characters",
+        code="unstorable_request",
+    )
+
+
 _JSON = {"content-type": "application/json"}
+_STREAM_REJECTED = (
+    b'data: {"error": {"message": "this request could not be logged: the store refused its content", '
+    b'"type": "invalid_request_error", "code": "unstorable_request"}}\n\n'
+)
 _STREAM_STORE_DOWN = (
     b'data: {"error": {"message": "the response could not be logged", "type": "server_error"}}\n\n'
 )

@@ -9,6 +9,7 @@ else passes through to the engine untouched.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -19,10 +20,17 @@ ROLES = {"system", "user", "assistant", "tool", "developer", "function"}
 MAX_CORRECTION = 8000
 MAX_COMMENT = 2000
 FEEDBACK_FIELDS = {"response_id", "rating", "thumbs", "correction", "comment"}
+# Deeper than any real request (tool schemas included): past it a body is refused before anything
+# recursive (the JSON encoder for the engine, the checks, the log) walks it.
+MAX_JSON_DEPTH = 128
+# A JSON "\ud800"-style escape: the only way a body that decoded as UTF-8 can hold a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 async def read_json(request: Request, limit: int) -> dict[str, Any]:
-    """The body as a JSON object; 413 past `limit` bytes (checked while reading, not after)."""
+    """The body as a JSON object; 413 past `limit` bytes (checked while reading, not after), 400
+    when it is not JSON or nests deeper than `MAX_JSON_DEPTH`."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
@@ -43,9 +51,53 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
         body = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, f"the request body is not valid JSON: {exc}") from None
+    except RecursionError:  # the decoder's own guard, far below any stack overflow
+        raise _too_deep() from None
+    if json_depth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise _too_deep()
+    if _SURROGATE_ESCAPE.search(raw):
+        body = _without_surrogates(body)
     if not isinstance(body, dict):
         raise ApiError(400, f"the request body must be a JSON object, not {_kind(body)}")
     return body
+
+
+def json_depth(value: Any, stop: int) -> int:
+    """How deep `value` nests (a scalar is 0, `[]` is 1), counted without recursion; stops
+    looking once past `stop`."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > stop:
+            return deepest
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
+def _without_surrogates(value: Any) -> Any:
+    """`value` with each lone surrogate (an escaped "\\ud800" with no partner; a valid pair decodes
+    to one character) replaced by U+FFFD: no UTF-8 encoder takes it, so the engine or the store
+    would fail on it. The depth is already bounded, so the recursion is."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    return value
+
+
+def _too_deep() -> ApiError:
+    return ApiError(
+        400,
+        f"the request body nests JSON arrays/objects deeper than {MAX_JSON_DEPTH} levels",
+        code="json_too_deep",
+    )
 
 
 def _too_large(limit: int) -> ApiError:

@@ -6,6 +6,10 @@ queued (up to `max_batch` rows), redacts the free text, and inserts it all in on
 after the commit does it resolve the futures. Under load many rows share one commit (and one fsync
 on SQLite), so durability costs little throughput; when idle a row is committed at once.
 Closing drains the queue before returning, so a graceful shutdown loses nothing.
+
+One client cannot fail another's request: text is made storable before the insert (`clean_row`),
+and a batch the store refuses for one row's sake is retried row by row in savepoints, so only that
+row fails (`RowRejected`, a 4xx for its client). Only a store that is down fails the whole batch.
 """
 
 from __future__ import annotations
@@ -21,14 +25,33 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from llmops.feedback_db.store import feedback, requests
+from llmops.feedback_db.store import clean_row, feedback, requests
 from llmops.pii.detect import redact
 
 REDACTED = {"requests": ("request_text", "response_text", "error"), "feedback": ("correction", "comment")}
+# What the database says when one row's content is at fault (a constraint, a value it cannot
+# store); a Python-side error before the database (an encoding error while binding) is too. Any
+# other database error (operational, a missing table, interface, internal), a lost connection or
+# an OSError means the store itself is down: every row of the batch hears it.
+ROW_FAULTS = (sa.exc.IntegrityError, sa.exc.DataError)
+STORE_DOWN = (sa.exc.DBAPIError, sa.exc.DisconnectionError, sa.exc.TimeoutError, OSError, MemoryError)
+
+
+def is_row_fault(exc: BaseException) -> bool:
+    return isinstance(exc, ROW_FAULTS) or not isinstance(exc, STORE_DOWN)
 
 
 class UnknownResponse(LookupError):
     """Feedback named a response id that is not in the store."""
+
+
+class RowRejected(ValueError):
+    """The store refused this one row (its content, not the store, is at fault): the client gets a
+    4xx and the other rows of its group commit are kept."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"the store refused this row: {type(cause).__name__}")
+        self.cause = cause
 
 
 @dataclass
@@ -107,17 +130,23 @@ class Writer:
                     _resolve(batch, [exc] * len(batch))
 
     def _write(self, batch: list[_Item]) -> None:
-        for item in batch:
-            for name in REDACTED[item.table]:
-                if item.row.get(name):
-                    item.row[name] = redact(item.row[name])[0]
+        results: list[Any] = [None] * len(batch)
+        ready: list[int] = []
+        for i, item in enumerate(batch):
+            try:
+                _prepare(item)
+                ready.append(i)
+            except Exception as exc:  # one row's bad text is that row's problem only
+                results[i] = RowRejected(exc)
+        rows = [batch[i] for i in ready]
         try:
             with self.engine.begin() as conn:
-                results = self._insert(conn, batch)
-        except sa.exc.IntegrityError:
-            results = self._write_one_by_one(batch)
-        except Exception as exc:  # the store is down: every waiting request hears it
-            results = [exc] * len(batch)
+                written = self._insert(conn, rows)
+        except Exception as exc:
+            # a row at fault is found without failing its neighbours; a store that is down fails all
+            written = self._write_row_by_row(rows) if is_row_fault(exc) else [exc] * len(rows)
+        for i, result in zip(ready, written, strict=True):
+            results[i] = result
         self.committed += sum(not isinstance(r, BaseException) for r in results)
         if self.on_batch is not None:
             self.on_batch(len(batch))
@@ -147,26 +176,43 @@ class Writer:
                     results[i] = new_id
         return results
 
-    def _write_one_by_one(self, batch: list[_Item]) -> list[Any]:
-        """A batch failed on a constraint: find the row at fault without failing its neighbours.
-        A request id the engine reused gets a fresh gateway id rather than losing the row."""
-        results: list[Any] = []
-        for item in batch:
-            for attempt in range(2):
-                try:
-                    with self.engine.begin() as conn:
-                        results.append(self._insert(conn, [item])[0])
-                    break
-                except sa.exc.IntegrityError as exc:
-                    if item.table == "requests" and attempt == 0:
-                        item.row["id"] = f"resp-{uuid.uuid4().hex}"
-                        continue
-                    results.append(exc)
-                    break
-                except Exception as exc:
-                    results.append(exc)
-                    break
+    def _write_row_by_row(self, batch: list[_Item]) -> list[Any]:
+        """The batch failed on a row: insert each row in a savepoint of one transaction (one commit,
+        one fsync), so the row at fault is refused and the others are kept. A request id the engine
+        reused gets a fresh gateway id rather than losing the row. Requests go first, as in
+        `_insert`, so that feedback on a response in the same batch finds it. If the store goes
+        down meanwhile, nothing was committed and every row hears it."""
+        order = sorted(range(len(batch)), key=lambda i: batch[i].table != "requests")
+        results: list[Any] = [None] * len(batch)
+        try:
+            with self.engine.begin() as conn:
+                for i in order:
+                    results[i] = self._insert_one(conn, batch[i])
+        except Exception as exc:
+            return [exc] * len(batch)
         return results
+
+    def _insert_one(self, conn: sa.Connection, item: _Item) -> Any:
+        for attempt in range(2):
+            try:
+                with conn.begin_nested():
+                    return self._insert(conn, [item])[0]
+            except Exception as exc:
+                if not is_row_fault(exc):
+                    raise
+                if isinstance(exc, sa.exc.IntegrityError) and item.table == "requests" and attempt == 0:
+                    item.row["id"] = f"resp-{uuid.uuid4().hex}"
+                    continue
+                return RowRejected(exc)
+        raise AssertionError("unreachable")
+
+
+def _prepare(item: _Item) -> None:
+    """Make the row storable (see `clean_row`) and redact its free text, in place."""
+    item.row = clean_row(item.row)
+    for name in REDACTED[item.table]:
+        if item.row.get(name):
+            item.row[name] = redact(item.row[name])[0]
 
 
 def _resolve(batch: list[_Item], results: list[Any]) -> None:

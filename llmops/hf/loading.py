@@ -2,19 +2,21 @@
 
 A model location is a plain Hugging Face folder (a built base, a full fine-tune, a local model),
 an llmops adapter folder (its `llmops-model.json` names the base it was trained on), or a hub id
-pinned to a revision and already in the local cache. Evaluation and serving load through here
+pinned to a revision, taken from the local cache first and fetched only when the hub answers at
+once (`hub.py`). Evaluation and serving load through here
 too, so every stage sees a model the same way.
 """
 
 from __future__ import annotations
 
 import json
-import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from llmops.compiler.stages.model import HubModel, ModelLocation, PathModel
 from llmops.errors import StageFailed
+from llmops.hf.hub import cache_first
 
 MODEL_CARD = "llmops-model.json"
 
@@ -22,9 +24,12 @@ MODEL_CARD = "llmops-model.json"
 def resolve_location(where: ModelLocation, root: Path) -> tuple[str, str | None]:
     """(name or folder for from_pretrained, revision) of a model a stage config names."""
     if isinstance(where, PathModel):
-        folder = root / where.path
+        from llmops.paths import inside, inside_tree
+
+        folder = inside(root, where.path, "model")
         if not folder.is_dir():
             raise StageFailed(f"model folder {where.path} does not exist; run its stage first")
+        inside_tree(root, folder, "model")  # no weights read from outside the project through a link
         return str(folder), None
     if isinstance(where, HubModel):
         return where.hub, where.revision
@@ -51,12 +56,12 @@ def read_card(folder: str | Path) -> dict[str, Any] | None:
 def load_tokenizer(name: str, revision: str | None) -> Any:
     from transformers import AutoTokenizer
 
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(
-            name, revision=revision, trust_remote_code=False, local_files_only=_offline()
+    def load(local_only: bool) -> Any:
+        return AutoTokenizer.from_pretrained(
+            name, revision=revision, trust_remote_code=False, local_files_only=local_only
         )
-    except OSError as exc:
-        raise StageFailed(_not_found(name, revision, exc)) from None
+
+    tokenizer = _cache_first(load, name, revision)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -79,22 +84,35 @@ def load_causal_lm(
         "revision": revision,
         "use_safetensors": True,
         "trust_remote_code": False,
-        "local_files_only": _offline(),
     }
     if dtype is not None:
         kwargs["dtype"] = dtype
     if quantization is not None:
         kwargs["quantization_config"] = quantization
         kwargs["device_map"] = {"": 0}
-    try:
-        return AutoModelForCausalLM.from_pretrained(name, **kwargs)
-    except OSError as exc:
-        raise StageFailed(_not_found(name, revision, exc)) from None
+
+    def load(local_only: bool) -> Any:
+        # adapter_kwargs too: transformers looks for an adapter config without local_files_only
+        return AutoModelForCausalLM.from_pretrained(
+            name, local_files_only=local_only, adapter_kwargs={"local_files_only": local_only}, **kwargs
+        )
+
+    return _cache_first(load, name, revision)
 
 
-def _offline() -> bool:
-    """Read at call time: huggingface_hub reads HF_HUB_OFFLINE once, at import."""
-    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+def _cache_first(load: Callable[[bool], Any], name: str, revision: str | None) -> Any:
+    """A local folder, or a hub id from the cache first: with no network a missing model is an
+    error at once, not a minute of retries (`hub.cache_first`)."""
+
+    def checked(local_only: bool) -> Any:
+        try:
+            return load(local_only)
+        except OSError as exc:
+            raise StageFailed(_not_found(name, revision, exc)) from None
+
+    if Path(name).is_dir():
+        return checked(True)
+    return cache_first(checked, name, revision, "model")
 
 
 def _not_found(name: str, revision: str | None, exc: Exception) -> str:

@@ -1,4 +1,5 @@
-"""Find and redact personal data and secrets in free text: email, phone, card, ip, iban, secret.
+"""Find and redact personal data and secrets in free text: email, phone, card, ip, iban, secret,
+and (opt-in, named in `kinds`) US social security numbers.
 
 Shared by the data stage (the `pii-redact` cleaning step and the `max_pii` expectation), the
 serving gateway, the feedback export and the model review, so it lives outside every runner and
@@ -20,8 +21,10 @@ from functools import lru_cache
 from typing import Any
 
 from llmops.pii.patterns import DETECTORS, Detector, has_digit, iban_ok, luhn_ok
+from llmops.pii.text import glued
 
 __all__ = [
+    "ALL_KINDS",
     "KINDS",
     "PLACEHOLDERS",
     "PiiMatch",
@@ -33,12 +36,15 @@ __all__ = [
     "redact_records",
 ]
 
+# The default kinds. `ssn` is opt-in: a 3-2-4 number is an SSN only in US data, so a caller
+# names it (the `pii-redact` step's `kinds`) when its data holds them.
 KINDS: tuple[str, ...] = ("email", "phone", "card", "ip", "iban", "secret")
-PLACEHOLDERS: dict[str, str] = {kind: f"[{kind.upper()}]" for kind in KINDS}
+ALL_KINDS: tuple[str, ...] = (*KINDS, "ssn")
+PLACEHOLDERS: dict[str, str] = {kind: f"[{kind.upper()}]" for kind in ALL_KINDS}
 
 # When two matches overlap the more specific kind wins: a card number is also a run of digits a
 # phone pattern could take, a secret value may look like an email. Ties go to the longer match.
-_PRIORITY = {"secret": 6, "card": 5, "iban": 4, "email": 3, "ip": 2, "phone": 1}
+_PRIORITY = {"secret": 7, "card": 6, "ssn": 5, "iban": 4, "email": 3, "ip": 2, "phone": 1}
 
 # Redacting again after a change is a safety net for idempotency: a placeholder is not a word
 # character, so removing a match can expose a neighbour its boundaries had hidden.
@@ -57,9 +63,9 @@ class PiiMatch:
 
 @lru_cache(maxsize=64)
 def _plan(kinds: frozenset[str]) -> tuple[Detector, ...]:
-    unknown = kinds - set(KINDS)
+    unknown = kinds - set(ALL_KINDS)
     if unknown:
-        raise ValueError(f"unknown PII kind(s) {sorted(unknown)}; known: {', '.join(KINDS)}")
+        raise ValueError(f"unknown PII kind(s) {sorted(unknown)}; known: {', '.join(ALL_KINDS)}")
     return tuple(detector for detector in DETECTORS if detector.kind in kinds)
 
 
@@ -122,7 +128,7 @@ def _repeats(text: str, kept: list[tuple[int, int, str]], starts: list[int]) -> 
         at = text.find(value)
         while at != -1:
             end = at + len(value)
-            delimited = not (at and text[at - 1].isalnum()) and not text[end : end + 1].isalnum()
+            delimited = not (at and glued(text[at - 1])) and not (end < len(text) and glued(text[end]))
             index = bisect_left(starts, at)
             before_ok = not (index and kept[index - 1][1] > at)
             if delimited and before_ok and not (index < len(kept) and kept[index][0] < end):

@@ -7,6 +7,10 @@ reject the candidate: Luhn for cards, the ISO 13616 length table and mod-97 for 
 word" rule for `password: ...` values. Lookbehinds keep every pattern from starting inside a
 longer word or number, which is both what makes them precise and what keeps them linear.
 
+A "word" here is a letter or digit of a script that separates words with spaces, so a value glued
+to Chinese, Japanese or Korean text is still found (`llmops.pii.text`). Phones have their own
+module (`llmops.pii.phone`): they take the most formats and the most context.
+
 Stdlib only: the data stage runs this on every record, the gateway on every request.
 """
 
@@ -17,7 +21,20 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple
 
-Span = tuple[int, int]
+from llmops.pii.phone import (
+    PHONE_BARE,
+    PHONE_INTL,
+    PHONE_NATIONAL,
+    PHONE_TRUNK,
+    PHONE_US,
+    phone_bare,
+    phone_intl,
+    phone_national,
+    phone_trunk,
+)
+from llmops.pii.text import Span
+from llmops.pii.text import W as _W
+from llmops.pii.text import context as _context
 
 
 class Detector(NamedTuple):
@@ -85,99 +102,56 @@ def iban_ok(iban: str) -> bool:
 
 
 # -- email ------------------------------------------------------------------------------------
+# The local part takes letters of spaced scripts only, so `请联系jane@example.com` starts at `jane`.
+_LOCAL = r"[0-9A-Za-z\u00c0-\u024f\u0370-\u04ff_%+\-]"
 EMAIL = re.compile(
-    r"(?<![\w.%+\-])[\w%+\-]++(?:\.[\w%+\-]++)*+"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}"
+    rf"(?<![.%+\-])(?<!{_W}){_LOCAL}++(?:\.{_LOCAL}++)*+"
+    r"[@＠](?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?[.．])+[A-Za-z]{2,24}"
     r"(?![A-Za-z_\-]|\.[A-Za-z0-9])"  # digits may follow: no TLD has any, so they are glued text
 )
-
-# -- phone ------------------------------------------------------------------------------------
-# Never start inside a word, a number, a price, an order id (#12345) or, short of a leading `+`,
-# after a digit and a space (the middle of a grouped card or IBAN); never end before more digits.
-_PHONE_BEFORE = r"(?<![\w+#$€£¥/=.,:\-])(?<!\d )"
-_PHONE_AFTER = r"(?![\w]|[.:/\-]\d)"
-PHONE_INTL = re.compile(
-    r"(?<![\w+#$€£¥/=.,\-])(?:\(\+[1-9]\d{0,2}\)|(?:\+|(?<!\d )(?<!:)00)[1-9]\d{0,2})(?:[ .\-]?\(0\))?"
-    r"(?:[ .\-]?\(\d{1,5}\)|[ .\-]?\d++)++" + _PHONE_AFTER
+# Written to fool a scraper: `bob (at) example (dot) com`, `bob[at]example[dot]com`. The words
+# must be bracketed: `meet at example dot com` is not taken (prose has too many of those).
+_AT = r"[ ]?[(\[{<][ ]?(?:at|AT|At)[ ]?[)\]}>][ ]?"
+_DOT = r"(?:\.|[ ]?[(\[{<][ ]?(?:dot|DOT|Dot)[ ]?[)\]}>][ ]?)"
+EMAIL_OBFUSCATED = re.compile(
+    rf"(?<![.%+\-])(?<!{_W}){_LOCAL}++(?:\.{_LOCAL}++)*+{_AT}"
+    rf"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{{0,61}}[A-Za-z0-9])?{_DOT})+[A-Za-z]{{2,24}}(?![A-Za-z_\-])"
 )
-PHONE_US = re.compile(
-    _PHONE_BEFORE + r"(?:1[ .\-]?)?(?:\(\d{3}\)[ .\-]?|\d{3}[ .\-])\d{3}[ .\-]\d{4}" + _PHONE_AFTER
-)
-# A national number behind a trunk 0 (UK, DE, FR, NL, IT, ...): one separator kind throughout,
-# so a date and a time side by side ("05.06.2024 10:00") never read as one number.
-PHONE_TRUNK = re.compile(
-    _PHONE_BEFORE + r"(?:\(0[1-9]\d{0,3}\)[ ]?\d++|0[1-9]\d*+)"
-    r"(?:(?P<sep>[ .\-/])\d++(?:(?P=sep)\d++)*+)?" + _PHONE_AFTER
-)
-
-
-def _digit_count(match: re.Match[str], low: int, high: int) -> Span | None:
-    """The match if it has `low`..`high` digits. Space-separated groups can run on into the next
-    number in the sentence ("+1 415 555 2671 4111111111111111"), so trailing groups are cut off,
-    one at a time, while there are too many digits."""
-    text = match.group()
-    end = len(text)
-    count = sum(char.isdigit() for char in text)
-    while count > high:
-        cut = text.rfind(" ", 0, end)
-        if cut <= 0:
-            return None
-        count -= sum(char.isdigit() for char in text[cut:end])
-        end = cut
-    return (match.start(), match.start() + end) if count >= low else None
-
-
-def phone_intl(match: re.Match[str]) -> Span | None:
-    """E.164 allows at most 15 digits with the country code; fewer than 8 is no real number.
-
-    `00` as the international prefix needs a separator somewhere: `0012345678` is an account.
-    """
-    if match.group().startswith("00") and match.group().isdigit():
-        return None
-    return _digit_count(match, 8, 15)
-
-
-# Words that announce a phone number, in the languages the trunk-0 formats come from.
-_PHONE_CUE = re.compile(
-    r"(?i)(?:phone|tel|call|mobile?|cell|fax|whats ?app|sms|text|ring|dial|reach|contact|handy|"
-    r"nummer|numéro|portable|telefono|móvil|\bat|\bon)\W{0,3}$"
-)
-
-
-def phone_trunk(match: re.Match[str]) -> Span | None:
-    """National numbers are 9-12 digits with the 0; a date (8 digits) stays out.
-
-    Ten digits in a row behind a 0 are as often a ticket or account id as a phone, so a
-    number written without separators needs a word just before it that announces a phone.
-    """
-    if match.group().isdigit():
-        before = match.string[max(0, match.start() - 24) : match.start()]
-        if not _PHONE_CUE.search(before):
-            return None
-    return _digit_count(match, 9, 12)
-
+_OBFUSCATED_AT = re.compile(r"[(\[{<] ?(?:at|AT|At) ?[)\]}>]").search
 
 # -- card -------------------------------------------------------------------------------------
 # Contiguous, or grouped the way cards are printed: 4-4-4-4(-3) and Amex/Diners 4-6-5 / 4-6-4.
 # Grouped, it takes every following group of the same separator ("4111 1111 1111 1111 030 ...")
 # and `card` finds where the card ends; an expiry ("... 1111 12/27") may follow.
+# A lone digit and a space may stand before a grouped card ("order 7 4111 1111 1111 1111"); two
+# digits may not (the middle of an IBAN or a longer grouped number).
 CARD = re.compile(
-    r"(?<![\w.,/#$€£¥\-])(?:"
-    r"\d{13,19}(?![\w]|[.,\-]\d)"
-    r"|(?<!\d )\d{4}(?P<s1>[ \-])\d{4}(?P=s1)\d{4}(?P=s1)\d{1,4}(?:(?P=s1)\d{1,4})*+(?![\w]|[.,]\d)"
-    r"|(?<!\d )\d{4}(?P<s2>[ \-])\d{6}(?P=s2)\d{4,5}(?![\w]|[.,]\d)"
+    rf"(?=\d)(?<![.,/#$€£¥\-])(?<!{_W})(?:"
+    rf"\d{{13,19}}(?!{_W}|[.,\-]\d)"
+    r"|(?<!\d\d[ .\-])\d{4}(?P<s1>[ .\-])\d{4}(?P=s1)\d{4}(?P=s1)\d{1,4}(?:(?P=s1)\d{1,4})*+"
+    rf"(?!{_W}|[.,]\d)"
+    rf"|(?<!\d\d[ .\-])\d{{4}}(?P<s2>[ .\-])\d{{6}}(?P=s2)\d{{4,5}}(?!{_W}|[.,]\d)"
     r")"
 )
 
 
+# A barcode or book number that happens to pass Luhn (one in ten does).
+_NOT_CARD_CUE = re.compile(r"(?i)(?:ean|gtin|upc|isbn|imei|barcode)[\W_]{0,3}$")
+_IBAN_BEFORE = re.compile(r"[A-Z]{2}\d\d(?: [A-Z0-9]{4})+ $")
+
+
 def card(match: re.Match[str]) -> Span | None:
-    """13-19 digits from a card network (first digit 2-6) that pass Luhn.
+    """13-19 digits from a card network (first digit 2-6, or JCB's 1800) that pass Luhn.
 
     Of grouped digits the longest leading run of groups that is a card wins; but a 4-digit group
     right after four 4-digit groups means one longer number (a tracking id), not a card.
     """
     text = match.group()
     sep = match.group("s1") or match.group("s2") or ""
+    if _NOT_CARD_CUE.search(match.string, max(0, match.start() - 16), match.start()):
+        return None
+    if sep and _IBAN_BEFORE.search(match.string, max(0, match.start() - 40), match.start()):
+        return None  # the account digits of an IBAN printed in groups
     groups = text.split(sep, 6) if sep else [text]  # a card has at most 5 groups
     for count in range(min(len(groups), 5), 0, -1):
         digits = "".join(groups[:count])
@@ -187,14 +161,14 @@ def card(match: re.Match[str]) -> Span | None:
             return None
         if count < len(groups) and len(groups[count]) == 4 and all(len(g) == 4 for g in groups[:count]):
             return None
-        if digits[0] in "23456" and luhn_ok(digits):
+        if (digits[0] in "23456" or digits.startswith("1800")) and luhn_ok(digits):
             return match.start(), match.start() + len(sep.join(groups[:count]))
     return None
 
 
 # -- ip ---------------------------------------------------------------------------------------
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-IPV4 = re.compile(rf"(?<![\w.])(?:{_OCTET}\.){{3}}{_OCTET}(?![\w]|\.\d)")
+IPV4 = re.compile(rf"(?=\d)(?<![.])(?<!{_W})(?:{_OCTET}\.){{3}}{_OCTET}(?!{_W}|\.\d)")
 _VERSION_CUE = re.compile(r"(?i)\b(?:version|ver|release|build|firmware|v)\.?\s*$")
 
 
@@ -206,7 +180,8 @@ def ipv4(match: re.Match[str]) -> Span | None:
 
 # A loose shape, then `ipaddress` decides: the full IPv6 grammar in one regex is unreadable.
 IPV6 = re.compile(
-    r"(?<![\w:.])(?:[0-9A-Fa-f]{1,4})?(?::[0-9A-Fa-f]{0,4}){2,8}(?:\.\d{1,3}){0,3}(?![\w]|:[0-9A-Fa-f:]|\.\d)"
+    rf"(?=[0-9A-Fa-f:])(?<![:.])(?<!{_W})(?:[0-9A-Fa-f]{{1,4}})?(?::[0-9A-Fa-f]{{0,4}}){{2,8}}(?:\.\d{{1,3}}){{0,3}}"
+    rf"(?!{_W}|:[0-9A-Fa-f:]|\.\d)"
 )
 
 
@@ -225,7 +200,10 @@ def ipv6(match: re.Match[str]) -> Span | None:
 
 
 # -- iban -------------------------------------------------------------------------------------
-IBAN = re.compile(r"(?<![\w])[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]{4}){2,7}(?:[ ]?[A-Za-z0-9]{1,4})?(?![\w])")
+IBAN = re.compile(
+    rf"(?=[A-Za-z]{{2}}\d)(?<!{_W})[A-Za-z]{{2}}\d{{2}}"
+    rf"(?:[ ]?[A-Za-z0-9]{{4}}){{2,7}}(?:[ ]?[A-Za-z0-9]{{1,4}})?(?!{_W})"
+)
 
 
 def iban(match: re.Match[str]) -> Span | None:
@@ -269,15 +247,22 @@ PEM_KEY = re.compile(
 _KEY_NAMES = (
     r"client[_\-]?secret|secret[_\-]?(?:access[_\-]?)?key|access[_\-]?key(?:[_\-]?id)?|api[_\-]?key|apikey"
     r"|private[_\-]?key|(?:auth|access|refresh|bearer|session|csrf)[_\-]?token|password|passwd|passphrase"
-    r"|pwd|secret|token"
+    r"|pwd|secret|token|passwort|kennwort|mot de passe|contraseña|senha|hasło|lösenord|wachtwoord"
+    r"|пароль|密码|密碼|パスワード|비밀번호"
 )
 # `key = value` / `"key": "value"` / `key: value`: only the value is redacted, so a reader still
 # sees which credential leaked. The match starts at the key word, so `DB_PASSWORD` needs no
 # prefix pattern (one would backtrack quadratically over long dotted strings). `==` is a
 # comparison, not an assignment; a placeholder is no value (redacting twice changes nothing).
-_PLACEHOLDER = r"(?!\[(?:EMAIL|PHONE|CARD|IP|IBAN|SECRET)\])"
+_PLACEHOLDER = r"(?!\[(?:EMAIL|PHONE|CARD|IP|IBAN|SECRET|SSN)\])"
+# In prose the operator is a verb: "my password is Summer123!", "aws_secret_access_key is ...",
+# "mein Passwort ist ...", "密码是...", "パスワードは..."; those values must look like a secret.
+_PROSE_OP = (
+    r"[ \t]+(?:is|was|ist|war|est|es|era|è|é|to|är|je)(?:[ \t]*:[ \t]*|[ \t]+)"
+    r"|[ \t]*(?:是|为|為|は|는|은)[ \t]*"
+)
 SECRET_ASSIGNMENT = re.compile(
-    rf"(?i)(?<![a-z0-9])(?:{_KEY_NAMES})[\"']?(?P<op>[ \t]*(?::|=(?!=))[ \t]*)"
+    rf"(?i)(?<![a-z0-9])(?:{_KEY_NAMES})[\"']?(?P<op>[ \t]*(?::|=(?!=))[ \t]*|{_PROSE_OP})"
     rf"(?:(?P<quote>[\"']){_PLACEHOLDER}(?P<quoted>[^\"'\r\n]{{1,256}})(?P=quote)"
     rf"|{_PLACEHOLDER}(?P<value>[^\s\"'`]*[^\s\"'`.,;:)\]}}>]))"
 )
@@ -287,6 +272,16 @@ _NOT_SECRETS = frozenset(
 )
 _CODE = re.compile(r"[A-Za-z_][\w.]*[(\[]")  # get_password(), os.environ[...]: code, not a value
 _SECRET_SYMBOL = re.compile(r"[\d\W_]")
+
+
+_KEY_START = re.compile(
+    r"(?i)pass|secret|token|key|pwd|wort|woord|contraseña|senha|hasło|lösenord|пароль|密|パスワード|비밀번호"
+).search
+
+
+def _assignment_possible(text: str) -> object:
+    """`key: value` needs a colon or `=`; prose ("my password is ...") needs a key word."""
+    return ":" in text or "=" in text or _KEY_START(text)
 
 
 def assignment(match: re.Match[str]) -> Span | None:
@@ -317,6 +312,24 @@ def bearer(match: re.Match[str]) -> Span | None:
     return match.span("value") if any(char.isdigit() for char in value) else None
 
 
+# -- ssn (opt-in) -----------------------------------------------------------------------------
+# A US Social Security number: 3-2-4 with dashes or spaces, or 9 digits behind "SSN". Never area
+# 000, 666 or 9xx, group 00 or serial 0000 (SSA rules), so most 9-digit strings fail.
+SSN = re.compile(
+    rf"(?=\d)(?<![.,/#$€£¥\-])(?<!{_W})(?<!\d )"
+    r"(?!000|666|9)\d{3}(?:(?P<sep>[ \-])(?!00)\d{2}(?P=sep)|(?!00)\d{2})"
+    rf"(?!0000)\d{{4}}(?!{_W}|[.\-]\d| \d)"
+)
+_SSN_CUE = re.compile(r"(?i)(?:ssn|ss#|social security(?: number| no\.?)?|sozialversicherung\w*)\W{0,4}$")
+
+
+def ssn(match: re.Match[str]) -> Span | None:
+    """Grouped, the shape is enough; nine digits alone need "SSN" just before them."""
+    if match.group("sep") is None and not _SSN_CUE.search(_context(match)):
+        return None
+    return match.span()
+
+
 DETECTORS: tuple[Detector, ...] = (
     Detector("secret", PEM_KEY, whole, _any("-----BEGIN")),
     Detector(
@@ -325,14 +338,18 @@ DETECTORS: tuple[Detector, ...] = (
         whole,
         _any("AKIA", "ASIA", "gh", "github_pat_", "xox", "sk", "rk_", "AIza", "eyJ"),
     ),
-    Detector("secret", SECRET_ASSIGNMENT, assignment, _any(":", "=")),
+    Detector("secret", SECRET_ASSIGNMENT, assignment, _assignment_possible),
     Detector("secret", BEARER, bearer, _any("earer", "EARER")),
     Detector("card", CARD, card, has_digit),
     Detector("iban", IBAN, iban, has_digit),
-    Detector("email", EMAIL, whole, _any("@")),
+    Detector("email", EMAIL, whole, _any("@", "＠")),
+    Detector("email", EMAIL_OBFUSCATED, whole, _OBFUSCATED_AT),
     Detector("ip", IPV4, ipv4, _any(".")),
     Detector("ip", IPV6, ipv6, _any(":")),
     Detector("phone", PHONE_INTL, phone_intl, _any("+", "00")),
     Detector("phone", PHONE_US, whole, has_digit),
     Detector("phone", PHONE_TRUNK, phone_trunk, _any("0")),
+    Detector("phone", PHONE_NATIONAL, phone_national, has_digit),
+    Detector("phone", PHONE_BARE, phone_bare, has_digit),
+    Detector("ssn", SSN, ssn, has_digit),
 )

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from llmops.compiler.kinds.prompt import Prompt
+from llmops.paths import PathOutsideProject, inside
 from llmops.prompting import chat
 from llmops.prompting.limits import DEFAULT_MAX_CHARS, DEFAULT_TIMEOUT_S
 from llmops.prompting.sandbox import PromptError, SandboxedTemplate, TemplateSource
@@ -154,15 +155,21 @@ def _parse(prompt: dict[str, Any], source: str | None) -> Prompt:
         where = source or f"prompt '{prompt.get('name', '?')}'"
         raise PromptError(
             f"{where}: not a valid Prompt spec ({exc.error_count()} problems: "
-            f"{'; '.join(e['msg'] for e in exc.errors()[:3])}); run `llmops validate`"
+            f"{'; '.join(_problem(e) for e in exc.errors()[:3])}); run `llmops validate`"
         ) from None
+
+
+def _problem(error: Any) -> str:
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}" if where else str(error["msg"])
 
 
 def _read_template_file(root: Path, rel: str, name: str, source: str | None) -> str:
     owner = f"prompt '{name}'" + (f", {source}" if source else "")
-    path = root / rel
-    if not path.resolve().is_relative_to(root.resolve()):
-        raise PromptError(f"{rel}: template_file leads outside the project ({owner})")
+    try:
+        path = inside(root, rel, "template_file")
+    except PathOutsideProject as exc:
+        raise PromptError(f"{rel}: {exc} ({owner})") from None
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:

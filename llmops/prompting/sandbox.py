@@ -43,7 +43,7 @@ from jinja2.meta import find_undeclared_variables
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from llmops.errors import LlmopsError
-from llmops.prompting import limits
+from llmops.prompting import limits, shape
 from llmops.prompting.guards import (
     BoundedCodeGenerator,
     Buffer,
@@ -251,11 +251,17 @@ class SandboxedTemplate:
         self.env = PromptEnvironment(max_chars)
         filename = source.filename
         try:
+            shape.check_source(self.env, text, filename)
             tree = self.env.parse(text, name=filename, filename=filename)
+            shape.check_tree(tree)
             self._used = _used_names(tree, set(self.env.globals))
             code = self.env.compile(tree, name=filename, filename=filename)
         except TemplateSyntaxError as exc:
             raise source.error(exc.lineno, f"template syntax error: {exc.message}") from None
+        except shape.ShapeError as exc:
+            raise source.error(exc.line, f"template too complex: {exc}") from None
+        except (RecursionError, MemoryError, SyntaxError) as exc:  # past the shape checks: still no traceback
+            raise source.error(None, f"template too complex to compile ({type(exc).__name__})") from None
         self._template = self.env.template_class.from_code(self.env, code, self.env.make_globals(None), None)
 
     def undeclared(self, declared: Iterable[str]) -> dict[str, int]:

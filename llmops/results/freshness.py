@@ -334,11 +334,11 @@ def _dvc_tracked(files: CommitFiles, path: str) -> str | object | None:
 
 
 def _dvc_file_md5(raw: bytes, target: str) -> str | None:
-    from ruamel.yaml import YAML, YAMLError
+    from llmops.yamlsafe import load
 
     try:
-        doc = YAML(typ="safe", pure=True).load(raw.decode("utf-8"))
-    except (ValueError, YAMLError):
+        doc = load(raw.decode("utf-8"), target + ".dvc")
+    except ValueError:  # YamlError (a bomb too), UnicodeDecodeError
         return None
     outs = doc.get("outs") if isinstance(doc, dict) else None
     folder = posixpath.dirname(target)
@@ -357,12 +357,9 @@ def _parse_params(path: str, raw: bytes) -> Any:
         if suffix == ".json":
             return json.loads(text)
         if suffix in (".yaml", ".yml"):
-            from ruamel.yaml import YAML, YAMLError
+            from llmops.yamlsafe import load
 
-            try:
-                return YAML(typ="safe", pure=True).load(text)
-            except YAMLError as exc:
-                raise ValueError(str(exc).splitlines()[0]) from exc
+            return load(text, path)  # YamlError is a ValueError
         if suffix == ".toml":
             return tomllib.loads(text)
     except ValueError as exc:  # JSONDecodeError, TOMLDecodeError, UnicodeDecodeError

@@ -174,11 +174,11 @@ def _entries(stage: str, section: str, items: Any) -> list[tuple[str, Any]]:
 
 
 def _load(text: str) -> Any:
-    """Safe YAML; a syntax error is a ValueError like every other shape problem."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+    """Safe YAML, read with a budget (the text may come from any commit, so it may be a YAML
+    bomb); a syntax error or a bomb is a ValueError like every other shape problem."""
+    from llmops import yamlsafe
 
     try:
-        return YAML(typ="safe", pure=True).load(text)
-    except YAMLError as exc:
-        raise ValueError(f"not valid YAML: {str(exc).splitlines()[0]}") from exc
+        return yamlsafe.load(text, "<dvc file>")
+    except yamlsafe.YamlError as exc:
+        raise ValueError(f"not valid YAML: {exc.message} (line {exc.line})") from exc

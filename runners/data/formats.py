@@ -2,7 +2,9 @@
 line or row ("data/raw/a.jsonl line 12") for error messages, `record` is the raw dict.
 
 Readers stream where the format allows (JSONL, CSV, text, Parquet by batches); a JSON file is
-one document and is parsed whole. `.gz` files are read through gzip.
+one document and is parsed whole. `.gz` files are read through gzip. Line length, document
+size, JSON nesting and integer size are bounded (`bounded.py`), so hostile content is an error
+naming the file and line, never a traceback or a machine out of memory.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from llmops.errors import StageFailed
+from llmops.runners.data import bounded
 
 Rows = Iterator[tuple[str, dict[str, Any]]]
 
@@ -74,12 +77,12 @@ def _open(path: Path) -> IO[str]:
 
 def _jsonl(path: Path, display: str) -> Rows:
     with _open(path) as handle:
-        for number, line in enumerate(handle, start=1):
+        for number, line in enumerate(bounded.lines(handle, display), start=1):
             if not line.strip():
                 continue
             where = f"{display} line {number}"
             try:
-                value = json.loads(line.rstrip("\r\n"))
+                value = bounded.loads(line.rstrip("\r\n"), where)
             except json.JSONDecodeError as exc:
                 raise StageFailed(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from exc
             yield where, _object(value, where)
@@ -88,7 +91,7 @@ def _jsonl(path: Path, display: str) -> Rows:
 def _json(path: Path, display: str) -> Rows:
     with _open(path) as handle:
         try:
-            document = json.load(handle)
+            document = bounded.loads(bounded.read_document(handle, display), display, line_of=True)
         except json.JSONDecodeError as exc:
             raise StageFailed(
                 f"{display} line {exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno})"
@@ -103,7 +106,7 @@ def _json(path: Path, display: str) -> Rows:
 def _csv(path: Path, display: str) -> Rows:
     delimiter = "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
     with _open(path) as handle:
-        reader = csv.DictReader(handle, delimiter=delimiter)
+        reader = csv.DictReader(bounded.lines(handle, display), delimiter=delimiter)
         try:
             for row in reader:
                 where = f"{display} line {reader.line_num}"
@@ -116,7 +119,7 @@ def _csv(path: Path, display: str) -> Rows:
 
 def _text(path: Path, display: str, text_column: str) -> Rows:
     with _open(path) as handle:
-        for number, line in enumerate(handle, start=1):
+        for number, line in enumerate(bounded.lines(handle, display), start=1):
             line = line.rstrip("\r\n")
             if line.strip():
                 yield f"{display} line {number}", {text_column: line}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from llmops.compiler.kinds.dataset import Labels
 from llmops.errors import StageFailed
+from llmops.paths import inside
 from llmops.runners.data.text import Record, as_text
 
 EXAMPLES = 5
@@ -30,7 +31,7 @@ class LabelReport:
 def load_join(labels: Labels, root: Path) -> dict[str, str]:
     """The CSV of labels people made: `join_on` value -> label."""
     assert labels.join is not None
-    path = root / labels.join
+    path = inside(root, labels.join, "labels.join")
     if not path.is_file():
         raise StageFailed(f"labels.join: {labels.join} does not exist")
     joined: dict[str, str] = {}

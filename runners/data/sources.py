@@ -19,6 +19,8 @@ from typing import Any
 from llmops.compiler.kinds.dataset import Dataset, HuggingFaceSource, Source
 from llmops.errors import StageFailed
 from llmops.hashing import file_sha256
+from llmops.hf.hub import load_hub_dataset
+from llmops.paths import inside, inside_tree
 from llmops.runners.data.formats import Rows, detect, read_file
 from llmops.runners.data.text import Record
 
@@ -135,9 +137,13 @@ def _raw_rows(
 
 
 def expand(pattern: str, root: Path) -> list[Path]:
-    """A source path: one file, or the files a glob matches in sorted order."""
+    """A source path: one file, or the files a glob matches in sorted order.
+
+    Each file must resolve inside the project (`llmops.paths`): one reached through a symlink
+    that leads out is refused before anything is read, so no outside content reaches the splits
+    or the git-tracked data report."""
     if not glob.has_magic(pattern):
-        path = root / pattern
+        path = inside(root, pattern, "source")
         if not path.is_file():
             what = "is a folder, not a file" if path.is_dir() else "does not exist"
             raise StageFailed(f"source {pattern}: {what}")
@@ -145,7 +151,10 @@ def expand(pattern: str, root: Path) -> list[Path]:
     matches = [p for p in root.glob(pattern) if p.is_file()]
     if not matches:
         raise StageFailed(f"source {pattern}: the pattern matches no files")
-    return sorted(matches, key=lambda p: p.relative_to(root).as_posix())
+    ordered = sorted(matches, key=lambda p: p.relative_to(root).as_posix())
+    for path in ordered:
+        inside(root, path.relative_to(root), f"source {pattern}")
+    return ordered
 
 
 def _upstream(name: str, datasets: dict[str, str], root: Path, report: SourceReport) -> Rows:
@@ -154,7 +163,7 @@ def _upstream(name: str, datasets: dict[str, str], root: Path, report: SourceRep
         raise StageFailed(
             f"source dataset:{name}: the stage config has no folder for it; run `llmops compile`"
         )
-    folder = root / datasets[name]
+    folder = inside(root, datasets[name], f"source dataset:{name} (its folder)")
     manifest_path = folder / "manifest.json"
     if not manifest_path.is_file():
         raise StageFailed(
@@ -165,6 +174,7 @@ def _upstream(name: str, datasets: dict[str, str], root: Path, report: SourceRep
     for split in SPLITS:
         path = folder / f"{split}.jsonl"
         display = path.relative_to(root).as_posix()
+        inside(root, display, f"source dataset:{name} (its {split} split)")
         if not path.is_file():
             raise StageFailed(f"source dataset:{name}: {display} is missing; run data-{name} again")
         entry: dict[str, Any] = {"path": display, "format": "jsonl", "sha256": file_sha256(path), "rows": 0}
@@ -175,6 +185,8 @@ def _upstream(name: str, datasets: dict[str, str], root: Path, report: SourceRep
 
 
 def _huggingface(hf: HuggingFaceSource, root: Path, label: str) -> Rows:
+    if hf.path:
+        inside_tree(root, root / hf.path, f"source {label}")
     try:
         import datasets as hf_datasets  # heavy; only when a spec asks for it
     except ImportError as exc:
@@ -183,7 +195,7 @@ def _huggingface(hf: HuggingFaceSource, root: Path, label: str) -> Rows:
         ) from exc
     try:
         if hf.path:
-            local = root / hf.path
+            local = root / hf.path  # checked above, with every link in it
             if (local / "dataset_dict.json").is_file() or (local / "state.json").is_file():
                 loaded = hf_datasets.load_from_disk(str(local))
                 if isinstance(loaded, hf_datasets.DatasetDict):
@@ -191,7 +203,7 @@ def _huggingface(hf: HuggingFaceSource, root: Path, label: str) -> Rows:
             else:
                 loaded = hf_datasets.load_dataset(str(local), split=hf.split)
         else:
-            loaded = hf_datasets.load_dataset(hf.hub, revision=hf.revision, split=hf.split)
+            loaded = load_hub_dataset(hf.hub, hf.revision, hf.split)  # cache first: no minute of retries
     except Exception as exc:
         raise StageFailed(f"source {label}: cannot load it ({type(exc).__name__}: {exc})") from exc
     for number, row in enumerate(loaded, start=1):

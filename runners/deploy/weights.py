@@ -112,16 +112,15 @@ def _records(root: Path) -> tuple[str, Records]:
 
 def _dvc_file(tree: Any, prefix: str, rel: str) -> Approved | None:
     """The hash a committed `<rel>.dvc` file (`dvc add`) records for `rel`, if there is one."""
-    from ruamel.yaml import YAML
-
     from llmops.gitrepo import blob_text
+    from llmops.yamlsafe import load
 
     text = blob_text(tree, f"{prefix}{rel}.dvc")
     if text is None:
         return None
     try:
-        doc = YAML(typ="safe", pure=True).load(text)
-    except Exception:  # ruamel raises several types for malformed YAML: then it approves nothing
+        doc = load(text, f"{rel}.dvc")
+    except ValueError:  # malformed or a bomb (yamlsafe.YamlError): then it approves nothing
         return None
     outs = doc.get("outs") if isinstance(doc, dict) else None
     name = rel.rsplit("/", 1)[-1]  # a .dvc file names its output relative to its own folder

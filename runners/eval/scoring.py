@@ -37,6 +37,7 @@ import numpy as np
 
 from llmops.errors import StageFailed
 from llmops.runners.eval import bootstrap as bs
+from llmops.runners.eval.custom_files import module_files, not_found
 from llmops.runners.eval.modules import load_module
 
 if TYPE_CHECKING:
@@ -369,6 +370,10 @@ def _import_callable(target: str, root: Path) -> Callable[..., Any]:
     """`module.path:function` imported with the project root first on sys.path (for this import only)."""
     module_name, _, function_name = target.partition(":")
     folder = str(Path(root).resolve())
+    if module_files(module_name, Path(root)) is None:
+        raise MetricError(
+            f"custom metric {target}: cannot import {module_name} from {folder}: {not_found(module_name)}"
+        )
     sys.path.insert(0, folder)
     try:
         importlib.invalidate_caches()

@@ -34,12 +34,11 @@ def front_matter_license(text: str) -> str | None:
     end = text.find("\n---", 3)
     if end == -1:
         return None
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+    from llmops.yamlsafe import load
 
     try:
-        data = YAML(typ="safe").load(text[3:end])
-    except YAMLError:
+        data = load(text[3:end], "front matter")
+    except ValueError:  # malformed or a bomb (yamlsafe.YamlError)
         return None
     value = data.get("license") if isinstance(data, dict) else None
     if isinstance(value, list):

@@ -38,7 +38,7 @@ import yaml
 from llmops.compiler.compile import compile_project
 from llmops.compiler.parse import parse_project_file, parse_specs
 
-PROJECT = "kind: Project\nname: bench\n"
+PROJECT = "kind: Project\nname: bench\nstorage: {remote: {url: /srv/dvc-remote}}\n"
 
 UNIT = {
     "data": """kind: Dataset

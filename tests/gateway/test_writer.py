@@ -63,3 +63,80 @@ def test_closing_the_writer_drains_what_is_queued(tmp_path) -> None:
     writer.close()
     with engine.connect() as conn:
         assert conn.scalar(sa.select(sa.func.count()).select_from(store.requests)) == 100
+
+
+def _write_all(writer, rows: list[dict]) -> list:
+    async def main() -> list:
+        return await asyncio.gather(*(writer.log_request(r) for r in rows), return_exceptions=True)
+
+    return asyncio.run(main())
+
+
+def test_a_lone_surrogate_is_stored_replaced_and_fails_no_neighbour(tmp_path) -> None:
+    """3 rows of 300 carry a lone surrogate (what a JSON "\\ud800" decodes to): once this failed
+    the whole group commit, and 51 clean requests got a 503."""
+    from llmops.gateway.writer import Writer
+
+    engine = store.connect(f"sqlite:///{tmp_path}/s.sqlite3")
+    writer = Writer(engine)
+    rows = [_request(f"r{i}") for i in range(300)]
+    for i in (0, 150, 299):
+        rows[i]["request_text"] = "bad \ud800 text\x00 kept 😀"
+        rows[i]["model"] = "m\udfff"
+    writer.start()
+    results = _write_all(writer, rows)
+    writer.close()
+    assert results == [f"r{i}" for i in range(300)]
+    with engine.connect() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(store.requests)) == 300
+        bad = conn.execute(
+            sa.select(store.requests.c.request_text, store.requests.c.model).where(
+                store.requests.c.id == "r150"
+            )
+        ).one()
+    assert tuple(bad) == ("bad \ufffd text\ufffd kept 😀", "m\ufffd")
+
+
+def test_a_row_the_store_refuses_fails_alone_and_its_group_is_committed(tmp_path, monkeypatch) -> None:
+    import llmops.gateway.writer as writer_module
+    from llmops.gateway.writer import RowRejected, Writer
+
+    real_redact = writer_module.redact
+
+    def redact(text: str):  # a row whose redaction blows up is that row's problem only
+        if "boom" in text:
+            raise RuntimeError("redactor failed")
+        return real_redact(text)
+
+    monkeypatch.setattr(writer_module, "redact", redact)
+    engine = store.connect(f"sqlite:///{tmp_path}/r.sqlite3")
+    batches: list[int] = []
+    writer = Writer(engine, on_batch=batches.append)
+    rows = [_request(f"r{i}") for i in range(200)]
+    rows[10]["status_code"] = None  # NOT NULL: the batch insert fails, then only this row
+    rows[20]["request_text"] = "boom"
+    writer.start()
+    results = _write_all(writer, rows)
+    writer.close()
+    assert isinstance(results[10], RowRejected) and isinstance(results[20], RowRejected)
+    assert [r for i, r in enumerate(results) if i not in (10, 20)] == [
+        f"r{i}" for i in range(200) if i not in (10, 20)
+    ]
+    with engine.connect() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(store.requests)) == 198
+    assert writer.committed == 198 and sum(batches) == 200
+
+
+def test_a_store_that_is_down_still_fails_every_row(tmp_path) -> None:
+    from llmops.gateway.writer import RowRejected, Writer
+
+    engine = store.connect(f"sqlite:///{tmp_path}/down.sqlite3")
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE feedback"))
+        conn.execute(sa.text("DROP TABLE requests"))
+    writer = Writer(engine)
+    writer.start()
+    results = _write_all(writer, [_request(f"r{i}") for i in range(20)])
+    writer.close()
+    assert all(isinstance(r, sa.exc.OperationalError) for r in results)
+    assert not any(isinstance(r, RowRejected) for r in results)

@@ -285,7 +285,15 @@ def test_placeholders_and_counts():
     )
     assert counts == Counter(email=2, phone=1, card=1, ip=1, iban=1, secret=1)
     assert count_pii(text) == counts
-    assert set(PLACEHOLDERS.values()) == {"[EMAIL]", "[PHONE]", "[CARD]", "[IP]", "[IBAN]", "[SECRET]"}
+    assert set(PLACEHOLDERS.values()) == {
+        "[EMAIL]",
+        "[PHONE]",
+        "[CARD]",
+        "[IP]",
+        "[IBAN]",
+        "[SECRET]",
+        "[SSN]",
+    }
 
 
 @pytest.mark.parametrize(
@@ -405,6 +413,16 @@ SAMPLES = [
     "#12345",
     "[EMAIL]",
     "[SECRET]",
+    "my password is Summer123!",
+    "wachtwoord is Zomer2024!",
+    "208-837-7835x3374",
+    "服务器192.106.41.223无法访问",
+    "卡号4111111111111111",
+    "bob (at) example (dot) com",
+    "jane＠example.com",
+    "13508063608",
+    "order 7 4111 1111 1111 1111",
+    "SSN 536-90-4399",
 ]
 # Pieces end at a word boundary: glued together ("2001:db8::1" + "2001:db8::1") a value can
 # reappear inside a longer string that is no PII at all, and no detector can promise otherwise.

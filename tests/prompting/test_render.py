@@ -83,12 +83,14 @@ def test_template_file_problems(prompt, tmp_path):
 
 
 def test_limits_must_be_sensible(prompt):
-    with pytest.raises(PromptError, match=r"limits\.max_chars must be a whole number above 0"):
+    with pytest.raises(PromptError, match=r"limits\.max_chars: Input should be greater than or equal to 1"):
         prompt(template="x", limits={"max_chars": 0})
-    with pytest.raises(PromptError, match=r"limits\.timeout_s must be above 0"):
+    with pytest.raises(PromptError, match=r"limits\.timeout_s: Input should be greater than 0"):
         prompt(template="x", limits={"timeout_s": -1})
     with pytest.raises(PromptError, match="limit exceeded"):
         prompt(template="{{ 'a' * 20 }}", limits={"max_chars": 10}).render({})
+    with pytest.raises(PromptError, match=r"limits\.max_chars: Input should be a valid integer"):
+        prompt(template="x", limits={"max_chars": float("inf")})  # not an OverflowError
 
 
 def test_a_config_that_is_not_a_prompt_spec_is_refused(prompt):
