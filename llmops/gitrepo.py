@@ -41,13 +41,17 @@ def find_commit(repo: Any, ref: str, noun: str = "git ref") -> Any:
         raise UsageError(f"unknown {noun} '{ref}'") from None
 
 
-def blob_text(tree: Any, path: str, *, errors: str = "replace") -> str | None:
-    """A file's text in a commit's tree; None when there is no such file. With
-    `errors="strict"` a file that is not UTF-8 raises UnicodeDecodeError."""
+def blob_bytes(tree: Any, path: str) -> bytes | None:
+    """A file's bytes in a commit's tree; None when there is no such file."""
     try:
         blob = tree / path
     except KeyError:
         return None
-    if blob.type != "blob":
-        return None
-    return blob.data_stream.read().decode("utf-8", errors)  # type: ignore[no-any-return]
+    return blob.data_stream.read() if blob.type == "blob" else None  # type: ignore[no-any-return]
+
+
+def blob_text(tree: Any, path: str, *, errors: str = "replace") -> str | None:
+    """A file's text in a commit's tree; None when there is no such file. With
+    `errors="strict"` a file that is not UTF-8 raises UnicodeDecodeError."""
+    data = blob_bytes(tree, path)
+    return data.decode("utf-8", errors) if data is not None else None

@@ -51,14 +51,15 @@ from llmops.audit.results_check import check_fresh
 from llmops.audit.rules import Side, governing_policies, read_rules, unparsed
 from llmops.audit.scope import deployment_scope, landing_scope
 from llmops.audit.specs import CommitSpecs, read_commit_specs
-from llmops.audit.tree import load_yaml
 from llmops.audit.verdict import Verdict
 from llmops.compiler.catalog import stage_name
 from llmops.compiler.layout import RESULTS_CHECK, STAGE_CONFIG_DIR
 from llmops.compiler.parse import PROJECT_FILE
 from llmops.gates import gate_record
 from llmops.github import GitHubError
-from llmops.gitrepo import blob_text
+from llmops.gitrepo import blob_bytes, blob_text
+from llmops.results.chain import out_md5s
+from llmops.results.pipeline import LOCK_FILE, read_lock
 
 NO_SOURCE = (
     "approvals cannot be verified here: run in GitHub Actions with GITHUB_TOKEN set (the pull "
@@ -343,7 +344,7 @@ def _check_gate(verdict: Verdict, tree, prefix: str, policy: str) -> None:
         verdict.add(name, False, f"{config_path} cannot be read by this llmops ({why}): run `llmops compile`")
         return
     files = config.inputs.results
-    blobs = {rel: _blob_bytes(tree, prefix + rel) for rel in files}
+    blobs = {rel: blob_bytes(tree, prefix + rel) for rel in files}
     locked = _locked_md5(tree, prefix)
     problems = []
     for rel, blob in blobs.items():
@@ -363,26 +364,13 @@ def _check_gate(verdict: Verdict, tree, prefix: str, policy: str) -> None:
 
 
 def _locked_md5(tree, prefix: str) -> dict[str, str]:
-    """path -> md5 of every output dvc.lock records (metrics files are outputs of their stage)."""
-    text = blob_text(tree, prefix + "dvc.lock")
+    """path -> md5 of every output dvc.lock records (metrics files are outputs of their stage);
+    an unreadable lock records nothing (the freshness check says why)."""
     try:
-        doc = load_yaml(text) if text is not None else None
-    except Exception:
-        doc = None
-    found: dict[str, str] = {}
-    for stage in ((doc or {}).get("stages") or {}).values() if isinstance(doc, dict) else ():
-        for out in (stage or {}).get("outs") or []:
-            if isinstance(out, dict) and isinstance(out.get("path"), str) and out.get("md5"):
-                found[out["path"]] = str(out["md5"])
-    return found
-
-
-def _blob_bytes(tree, path: str) -> bytes | None:
-    try:
-        blob = tree / path
-    except KeyError:
-        return None
-    return blob.data_stream.read() if blob.type == "blob" else None
+        lock = read_lock(blob_text(tree, prefix + LOCK_FILE))
+    except ValueError:
+        return {}
+    return {path: md5 for entry in lock.values() for path, md5 in out_md5s(entry).items()}
 
 
 def _short(commit) -> str:

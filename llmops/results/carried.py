@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
+from llmops.atomic import write_text
 from llmops.errors import UsageError
+from llmops.gitrepo import blob_text, open_repo
 from llmops.results.pipeline import LOCK_FILE, PipelineStage, read_lock, result_paths
 
 
 def carried_difference(root: Path, stages: list[PipelineStage]) -> tuple[list[str], bytes]:
     """(changed result paths, binary git patch from HEAD to the working folder)."""
-    _settle_lock(root)
-    paths = [p for p in result_paths(stages) if (root / p).exists() or _in_head(root, p)]
+    head = _head_tree(root)
+    _settle_lock(root, head)
+    paths = [p for p in result_paths(stages) if (root / p).exists() or _in_tree(head, p)]
     if not paths:
         return [], b""
     present = [p for p in paths if (root / p).exists()]
@@ -29,29 +33,34 @@ def carried_difference(root: Path, stages: list[PipelineStage]) -> tuple[list[st
     return [n for n in names if n], patch
 
 
-def _settle_lock(root: Path) -> None:
+def _settle_lock(root: Path, head: tuple[Any, str]) -> None:
     """Put the committed dvc.lock text back when its content equals the working one."""
-    head = _head_text(root, LOCK_FILE)
+    tree, prefix = head
+    committed = blob_text(tree, prefix + LOCK_FILE)
     path = root / LOCK_FILE
-    if head is None or not path.is_file():
+    if committed is None or not path.is_file():
         return
     work = path.read_text(encoding="utf-8")
-    if work != head and read_lock(work) == read_lock(head):
-        from llmops.atomic import write_text
-
-        write_text(path, head)
+    if work != committed and read_lock(work) == read_lock(committed):
+        write_text(path, committed)
 
 
-def _head_text(root: Path, rel: str) -> str | None:
-    proc = subprocess.run(["git", "show", f"HEAD:{rel}"], cwd=root, capture_output=True, check=False)
-    return proc.stdout.decode("utf-8") if proc.returncode == 0 else None
+def _head_tree(root: Path) -> tuple[Any, str]:
+    """(HEAD's tree, the project's folder in it): what the commit checked out carries."""
+    repo, prefix = open_repo(root, "results are compared with the commit checked out")
+    try:
+        return repo.head.commit.tree, prefix
+    except ValueError as exc:  # no commit yet
+        raise UsageError(f"{root}: the repository has no commit to compare the results with") from exc
 
 
-def _in_head(root: Path, rel: str) -> bool:
-    proc = subprocess.run(
-        ["git", "cat-file", "-e", f"HEAD:{rel}"], cwd=root, capture_output=True, check=False
-    )
-    return proc.returncode == 0
+def _in_tree(head: tuple[Any, str], rel: str) -> bool:
+    tree, prefix = head
+    try:
+        tree / (prefix + rel)
+    except KeyError:
+        return False
+    return True
 
 
 def _git(root: Path, *args: str) -> bytes:

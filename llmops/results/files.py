@@ -8,6 +8,7 @@ import posixpath
 from pathlib import Path
 from typing import Any, Protocol
 
+from llmops.gitrepo import blob_bytes
 from llmops.results.dvchash import md5_in_tree, md5_on_disk
 
 
@@ -43,11 +44,7 @@ class TreeFiles:
         full = self._full(path)
         if full is None:
             return None
-        try:
-            item = self._tree / full
-        except KeyError:
-            return None
-        return item.data_stream.read() if item.type == "blob" else None
+        return blob_bytes(self._tree, full)
 
     def dvc_md5(self, path: str) -> str | None:
         full = self._full(path)

@@ -173,6 +173,13 @@ def test_a_contributor_push_is_reused_and_a_stale_lock_is_not_pushed(jobs: Jobs)
     run([jobs.tool("dvc"), "repro"], ws, jobs.env)
     assert "results recorded" in jobs.llmops(ws, "results", "push", "--all").stdout
     assert "restored, not rerun" in jobs.stage("c")
+    # the contributor commits what DVC wrote; CI's results equal it, so CI would change nothing
+    git(ws, jobs.env, "add", "-A")
+    git(ws, jobs.env, "commit", "-qm", "results from my machine")
+    lock = (ws / "dvc.lock").read_text()
+    jobs.llmops(ws, "results", "collect")
+    assert "exactly these results" in jobs.llmops(ws, "results", "diff").stdout
+    assert (ws / "dvc.lock").read_text() == lock  # DVC's own text kept, not rewritten
     (ws / "cfg" / "b.json").write_text(json.dumps({"lr": 9}))  # changed after the run
     proc = jobs.llmops(ws, "results", "push", "b", ok=False)
     assert proc.returncode == 1 and "params cfg/b.json differ" in proc.stderr
