@@ -51,6 +51,8 @@ _R = "llmops.runners."
 # In build order: by spec kind, then the kinds one spec becomes (a FineTune: base, tune, select).
 CATALOG: tuple[StageKind, ...] = (
     StageKind("data", "Dataset", "data", _S + "data", _R + "data.run", 2, ("data",)),
+    # chunks, embeddings and the vector index of a KnowledgeIndex; before the prompts that read it
+    StageKind("index", "KnowledgeIndex", "index", _S + "index", _R + "index.run", 1, ("rag",)),
     StageKind("prompt", "Prompt", "prompt", _S + "prompt", _R + "prompt.run", 1),
     StageKind("base", "FineTune", "base", _S + "base", _R + "base.run", 1, ("train",)),
     StageKind("tune", "FineTune", "tune", _S + "tune", _R + "tune.run", 1, ("train",)),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from llmops.compiler.diagnose import suggest
 from llmops.compiler.parse import ParsedProject, SpecFile
+from llmops.compiler.retrieval_checks import retrieval_consistency
 from llmops.errors import Diagnostic, SpecError
 
 Loc = tuple[str | int, ...]
@@ -87,4 +88,5 @@ def _consistency(sf: SpecFile, by_kind: dict[str, dict[str, SpecFile]]) -> list[
                     hint="use a prompt for the same dataset",
                 )
             )
+    found.extend(retrieval_consistency(sf, by_kind))
     return found

@@ -1,10 +1,12 @@
 """The end of the example: talk to the tuned model through the llmops gateway as a client would.
 
-Sends a few completions with questions from the held-out split, framed as the support-answer
-Prompt frames them in training (the model was tuned on that text, not on a chat template;
-`/v1/chat/completions` works too, for chat-tuned models), posts human feedback on
-the answers (a rating, a thumbs-down with a correction), and prints what the gateway exposes
-to Prometheus. Standard library only: any OpenAI-compatible client would do the same.
+Asks a few questions from the held-out split as plain chat messages: the Deployment's prompt
+(support-rag) retrieves the support articles for each question, renders the same text the model
+was tuned and evaluated on and sends it to the engine's completions route (the prompt is written
+as text, `chat_format: none`), so the client only sends the question. Prints each answer with the
+passages it cites, posts human feedback on the answers (a rating, a thumbs-down with a
+correction), and prints what the gateway exposes to Prometheus, the retrieval series included.
+Standard library only: any OpenAI-compatible client would do the same.
 
     python scripts/serve_example.py http://127.0.0.1:8000 support
 """
@@ -49,11 +51,11 @@ def main(base: str, deployment: str) -> None:
     answers = []
     for row in rows:
         status, body = call(
-            f"{base}/v1/completions",
+            f"{base}/v1/chat/completions",
             {
                 "model": deployment,
-                "prompt": f"Question: {row['text']}\nAnswer:\n",
-                "max_tokens": 32,
+                "messages": [{"role": "user", "content": row["text"]}],
+                "max_tokens": 48,  # as the support-rag EvalSuite generates
                 "temperature": 0,
                 "stop": ["\nQuestion:"],
             },
@@ -62,8 +64,9 @@ def main(base: str, deployment: str) -> None:
             sys.exit(f"chat completion failed ({status}): {body}")
         reply = json.loads(body)
         answers.append((reply["id"], row))
-        text = reply["choices"][0]["text"].strip()
-        print(f"Q: {row['text']}\nA: {text!r}  [{reply['id']}]\n")
+        text = reply["choices"][0]["message"]["content"]
+        cited = ", ".join(f"{c['id']} ({c['score']:.2f})" for c in reply.get("citations", [])) or "none"
+        print(f"Q: {row['text']}\nA: {text!r}  [{reply['id']}]\n   cites: {cited}\n")
     feedback = [
         {"response_id": answers[0][0], "rating": 5, "thumbs": "up", "comment": "right tone"},
         {"response_id": answers[1][0], "thumbs": "down", "correction": answers[1][1]["answer"]},
@@ -80,7 +83,15 @@ def main(base: str, deployment: str) -> None:
     shown = [
         line
         for line in metrics.splitlines()
-        if line.startswith(("llmops_gateway_requests_total{", "llmops_gateway_feedback_total{"))
+        if line.startswith(
+            (
+                "llmops_gateway_requests_total{",
+                "llmops_gateway_feedback_total{",
+                "llmops_gateway_retrieval_duration_seconds_count{",
+                "llmops_gateway_retrieval_duration_seconds_sum{",
+                "llmops_gateway_empty_retrievals_total{",
+            )
+        )
     ]
     print("from /metrics:\n  " + "\n  ".join(shown))
 

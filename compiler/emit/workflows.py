@@ -436,6 +436,8 @@ def runner_extras(stage: Stage) -> tuple[str, ...]:
         extras.add("deepspeed")
     if stage.kind in ("eval", "deploy") and stage.gpus > 0:
         extras.add("gpu")
+    if getattr(getattr(stage.config, "inputs", None), "retrieval_index", None):
+        extras.add("rag")  # its prompt retrieves: the embedding model and the vector index load here
     return tuple(sorted(extras))
 
 

@@ -204,3 +204,28 @@ class ModelRef(SpecModel):
             value = getattr(self, key)
             if value:
                 yield (*loc, key), kind, value
+
+
+class PinnedModel(SpecModel):
+    """A model llmops loads itself (an embedding model, a reranker): a local folder, or a hub id
+    pinned to a revision, so that an index built today is the index built tomorrow."""
+
+    path: RelPath | None = Field(default=None, description="A local model folder (safetensors).")
+    hub: HubId | None = Field(default=None, description="A Hugging Face hub model id; needs `revision`.")
+    revision: Revision | None = Field(
+        default=None, description="Commit (reproducible), tag or branch of the hub model."
+    )
+
+    @model_validator(mode="after")
+    def _one_place(self) -> PinnedModel:
+        if bool(self.path) == bool(self.hub):
+            raise ValueError("name exactly one of path or hub")
+        if self.hub and not self.revision:
+            raise ValueError("a hub model needs a pinned revision (a commit hash)")
+        if self.revision and not self.hub:
+            raise ValueError("revision only goes with hub")
+        return self
+
+    @property
+    def label(self) -> str:
+        return f"path:{self.path}" if self.path else f"hub:{self.hub}@{self.revision}"

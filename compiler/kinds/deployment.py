@@ -123,6 +123,13 @@ class Deployment(SpecBase):
     policies: list[Name] = Field(
         default_factory=list, description="Policies whose gates and approvals guard every deploy."
     )
+    # absent from stage configs when unset, so deployments without a prompt rerun nothing
+    prompt: Name | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="The Prompt the gateway renders chat requests with; with `retrieval`, the gateway "
+        "retrieves passages for the last user message and returns their citations.",
+    )
     engine: Engine = Field(default_factory=Engine, description="The inference engine and its settings.")
     serving: Serving = Field(
         default_factory=Serving, description="Where the gateway listens and which key clients need."
@@ -154,3 +161,5 @@ class Deployment(SpecBase):
         yield from self.model.references(("model",))
         for i, name in enumerate(self.policies):
             yield ("policies", i), "Policy", name
+        if self.prompt:
+            yield ("prompt",), "Prompt", self.prompt

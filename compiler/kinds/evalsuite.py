@@ -10,8 +10,62 @@ from pydantic import Field, model_validator
 from llmops.compiler.kinds.common import ModelRef, Name, Reference, Resources, SpecBase, SpecModel
 
 MetricName = Literal[
-    "bleu", "sacrebleu", "chrf", "rouge", "exact_match", "accuracy", "f1", "perplexity", "custom"
+    "bleu",
+    "sacrebleu",
+    "chrf",
+    "rouge",
+    "exact_match",
+    "accuracy",
+    "f1",
+    "perplexity",
+    "custom",
+    # retrieval-augmented prompts only: scored on the passages the prompt's retrieval returned
+    "recall",
+    "hit_rate",
+    "mrr",
+    "faithfulness",
+    "context_relevance",
 ]
+# metrics that read the retrieved passages: a suite whose prompt has no `retrieval` cannot use them
+RAG_METRICS = ("recall", "hit_rate", "mrr", "faithfulness", "context_relevance")
+# the arguments each RAG metric takes (the eval runner reads this table too)
+RAG_ARGUMENTS: dict[str, frozenset[str]] = {
+    "recall": frozenset({"k", "gold_column", "gold", "min_overlap"}),
+    "hit_rate": frozenset({"k", "gold_column", "gold", "min_overlap"}),
+    "mrr": frozenset({"k", "gold_column", "gold", "min_overlap"}),
+    "context_relevance": frozenset({"method", "k"}),
+    "faithfulness": frozenset({"method", "k", "judge_url_env", "judge_model", "judge_key_env", "timeout_s"}),
+}
+RAG_METHODS = {"faithfulness": ("overlap", "judge"), "context_relevance": ("overlap", "embedding")}
+
+
+def _check_rag_arguments(name: str, args: dict[str, object]) -> None:
+    """A RAG metric's arguments, checked where the spec is written rather than when it runs."""
+    unknown = sorted(set(args) - RAG_ARGUMENTS[name])
+    if unknown:
+        takes = ", ".join(sorted(RAG_ARGUMENTS[name]))
+        raise ValueError(f"metric {name} takes no argument {', '.join(unknown)}; it takes {takes}")
+    if "k" in args and (isinstance(args["k"], bool) or not isinstance(args["k"], int) or args["k"] < 1):
+        raise ValueError(f"metric {name}: k is a whole number of passages, 1 or more")
+    if name in ("recall", "hit_rate", "mrr"):
+        if ("gold_column" in args) == ("gold" in args):
+            raise ValueError(
+                f"metric {name} needs exactly one of gold_column (a column of relevant passage or "
+                "document ids) or gold: answer (a passage is relevant when it holds the reference answer)"
+            )
+        if "gold" in args and args["gold"] != "answer":
+            raise ValueError(f"metric {name}: gold takes only the value answer")
+    if name in RAG_METHODS and "method" in args and args["method"] not in RAG_METHODS[name]:
+        raise ValueError(f"metric {name}: method is one of {', '.join(RAG_METHODS[name])}")
+    if name == "faithfulness" and args.get("method") == "judge":
+        missing = [key for key in ("judge_url_env", "judge_model") if key not in args]
+        if missing:
+            raise ValueError(
+                f"faithfulness with method: judge needs {' and '.join(missing)} (the environment "
+                "variable holding the judge's OpenAI-compatible base URL, and its model name)"
+            )
+
+
 Callable_ = Annotated[
     str,
     Field(
@@ -22,7 +76,10 @@ Callable_ = Annotated[
 
 
 class Metric(SpecModel):
-    name: MetricName = Field(description="A metric that ships with llmops, or custom (with `callable`).")
+    name: MetricName = Field(
+        description="A metric that ships with llmops, or custom (with `callable`); recall, hit_rate, mrr, "
+        "faithfulness and context_relevance score the passages of a prompt with `retrieval`."
+    )
     callable: Callable_ | None = Field(default=None, description="module.path:function for custom.")
     args: dict[str, str | int | float | bool] = Field(
         default_factory=dict,
@@ -33,6 +90,8 @@ class Metric(SpecModel):
     def _custom_has_callable(self) -> Metric:
         if (self.name == "custom") != bool(self.callable):
             raise ValueError("a custom metric names a callable, and only a custom one does")
+        if self.name in RAG_ARGUMENTS:
+            _check_rag_arguments(self.name, self.args)
         return self
 
 

@@ -163,15 +163,33 @@ class Approvals(SpecModel):
     codeowners: bool = False
 
 
+MonitoringThreshold = Literal[
+    "min_rating",
+    "max_thumbs_down_rate",
+    "max_p95_latency_ms",
+    "max_drift",
+    # deployments whose prompt retrieves: requests that found no passage, and retrieval latency
+    "max_empty_retrieval_rate",
+    "max_p95_retrieval_ms",
+]
+_RATES = ("max_empty_retrieval_rate",)
+
+
 class Policy(SpecBase):
     kind: Literal["Policy"]
     applies_to: AppliesTo = Field(default_factory=AppliesTo)
     rules: list[Rule] = Field(default_factory=list)
     review: Review | None = None
     approvals: Approvals = Field(default_factory=Approvals)
-    monitoring: dict[
-        Literal["min_rating", "max_thumbs_down_rate", "max_p95_latency_ms", "max_drift"], float
-    ] = Field(default_factory=dict)
+    monitoring: dict[MonitoringThreshold, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _rates_are_shares(self) -> Policy:
+        for key in _RATES:
+            value = self.monitoring.get(key)
+            if value is not None and not 0 <= value <= 1:
+                raise ValueError(f"monitoring.{key} is a share of requests: between 0 and 1 (got {value})")
+        return self
 
     def references(self) -> Iterator[Reference]:
         for i, name in enumerate(self.applies_to.finetunes):

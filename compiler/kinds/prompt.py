@@ -8,7 +8,15 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, model_validator
 from typing_extensions import TypedDict
 
-from llmops.compiler.kinds.common import Name, Reference, RelPath, Resources, SpecBase, SpecModel
+from llmops.compiler.kinds.common import (
+    Name,
+    PinnedModel,
+    Reference,
+    RelPath,
+    Resources,
+    SpecBase,
+    SpecModel,
+)
 
 Variable = Annotated[
     str,
@@ -59,6 +67,54 @@ class GoldenTest(SpecModel):
     expect: Expect = Field(description="What the rendered prompt must be.")
 
 
+MetadataKey = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", description="A metadata key.")]
+
+
+class RerankModel(PinnedModel):
+    """A sentence-transformers CrossEncoder: a folder or a pinned hub id."""
+
+
+class Rerank(SpecModel):
+    """Rescore the `candidates` nearest passages with a cross-encoder and keep the best `top_k`."""
+
+    model: RerankModel = Field(description="The CrossEncoder: `{path}` or `{hub, revision}`.")
+    candidates: int = Field(default=20, ge=1, le=1000, description="Passages retrieved and rescored.")
+
+
+class Retrieval(SpecModel):
+    """Passages from a KnowledgeIndex, given to the template as one more variable."""
+
+    index: Name = Field(description="The KnowledgeIndex searched.")
+    query: Variable = Field(description="The template variable whose value is the search query.")
+    top_k: int = Field(default=4, ge=1, le=100, description="Passages given to the template.")
+    filters: dict[MetadataKey, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="Equality filters on the index's `metadata_fields`, the same for every row.",
+    )
+    filter_from: dict[MetadataKey, Variable] = Field(
+        default_factory=dict,
+        description="Per-row filters: metadata key -> the template variable holding its value.",
+    )
+    min_score: float | None = Field(
+        default=None, allow_inf_nan=False, description="Drop passages scoring below this."
+    )
+    rerank: Rerank | None = Field(default=None, description="Rescore candidates with a cross-encoder.")
+    variable: Variable = Field(
+        default="passages",
+        description="The template variable the passages are given as: a list of `{id, doc_id, text, "
+        "score, source, title, metadata}`; declared implicitly.",
+    )
+
+    @model_validator(mode="after")
+    def _enough_candidates(self) -> Retrieval:
+        if self.rerank and self.rerank.candidates < self.top_k:
+            raise ValueError(
+                f"rerank.candidates ({self.rerank.candidates}) is below top_k ({self.top_k}); "
+                "rerank at least top_k passages"
+            )
+        return self
+
+
 class Prompt(SpecBase):
     kind: Literal["Prompt"] = Field(description="Always `Prompt`.")
     template: str | None = Field(
@@ -96,6 +152,12 @@ class Prompt(SpecBase):
         description="Sandbox limits of one render: `max_chars` of text (default 100000, at most "
         f"{MAX_MAX_CHARS}) and `timeout_s` (default 2, at most {MAX_TIMEOUT_S}).",
     )
+    # absent from stage configs when unset, so prompts without retrieval rerun nothing
+    retrieval: Retrieval | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="Retrieval-augmented generation: passages from a KnowledgeIndex for every render.",
+    )
     resources: Resources = Field(default_factory=Resources, description="Where the prompt stage runs.")
 
     @model_validator(mode="after")
@@ -107,3 +169,5 @@ class Prompt(SpecBase):
     def references(self) -> Iterator[Reference]:
         if self.dataset:
             yield ("dataset",), "Dataset", self.dataset
+        if self.retrieval:
+            yield ("retrieval", "index"), "KnowledgeIndex", self.retrieval.index

@@ -59,6 +59,23 @@ class BuildContext:
     def prompt_dir(self, name: str) -> str:
         return f"{self.paths.artifacts}/prompts/{name}"
 
+    def index_dir(self, name: str) -> str:
+        return f"{self.paths.artifacts}/indexes/{name}"
+
+    def retrieval(self, prompt: Any) -> tuple[list[str], str | None, str | None]:
+        """(deps, index folder, index stage) of a Prompt that retrieves, else ([], None, None):
+        a stage that renders the prompt depends on the index (and a local reranker's folder)
+        and runs after the index stage."""
+        retrieval = getattr(prompt, "retrieval", None)
+        if retrieval is None:
+            return [], None, None
+        self.get("KnowledgeIndex", retrieval.index)
+        folder = self.index_dir(retrieval.index)
+        deps = [folder]
+        if retrieval.rerank is not None and retrieval.rerank.model.path:
+            deps.append(retrieval.rerank.model.path)
+        return deps, folder, stage_name("index", retrieval.index)
+
     def base_dir(self, finetune: str) -> str:
         return f"{self.paths.artifacts}/base/{finetune}"
 

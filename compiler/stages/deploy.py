@@ -14,6 +14,7 @@ from pydantic import Field
 
 from llmops.compiler.catalog import stage_name
 from llmops.compiler.kinds.deployment import Deployment
+from llmops.compiler.kinds.prompt import Prompt
 from llmops.compiler.parse import SpecFile
 from llmops.compiler.stages.context import BuildContext
 from llmops.compiler.stages.model import ConfigModel, ModelLocation, Result, Stage, StageConfig
@@ -22,6 +23,10 @@ from llmops.compiler.stages.model import ConfigModel, ModelLocation, Result, Sta
 class DeployInputs(ConfigModel):
     model: ModelLocation
     policies: list[str] = Field(default_factory=list)
+    # the Prompt the gateway renders with (`Deployment.prompt`) and, when it retrieves, the
+    # KnowledgeIndex folder; both absent from the JSON when unset
+    prompt: Result(Prompt) | None = Field(default=None, exclude_if=lambda v: v is None)
+    retrieval_index: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class DeployConfig(StageConfig):
@@ -40,14 +45,22 @@ def build(ctx: BuildContext, sf: SpecFile) -> list[Stage]:
     dep, stage, where = ctx.model_location(spec.model)
     for policy in spec.policies:
         ctx.get("Policy", policy)
+    prompt = ctx.get("Prompt", spec.prompt).spec if spec.prompt else None
+    index_deps, index_dir, index_stage = ctx.retrieval(prompt)
     return [
         ctx.make(
             "deploy",
             sf,
             spec=spec,
-            inputs=DeployInputs(model=where, policies=list(spec.policies)),
-            deps=[dep, *(_bases_served_under(ctx, spec.model.finetune) if spec.model.finetune else [])],
-            upstream=[stage] + [stage_name("gate", p) for p in spec.policies],
+            inputs=DeployInputs(
+                model=where, policies=list(spec.policies), prompt=prompt, retrieval_index=index_dir
+            ),
+            deps=[
+                dep,
+                *(_bases_served_under(ctx, spec.model.finetune) if spec.model.finetune else []),
+                *index_deps,
+            ],
+            upstream=[stage, index_stage] + [stage_name("gate", p) for p in spec.policies],
             environment=spec.environment,
         )
     ]

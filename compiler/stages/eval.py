@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
+from pydantic import Field
+
 from llmops.compiler.catalog import stage_name
 from llmops.compiler.kinds.evalsuite import EvalSuite
 from llmops.compiler.kinds.prompt import Prompt
@@ -57,6 +59,8 @@ class EvalInputs(ConfigModel):
     seed: int
     models: list[LabeledModel]
     baselines: list[LabeledModel]
+    # the KnowledgeIndex folder, when the prompt retrieves (absent from the JSON otherwise)
+    retrieval_index: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class EvalConfig(StageConfig):
@@ -92,6 +96,9 @@ def build(ctx: BuildContext, sf: SpecFile) -> list[Stage]:
     prompt = ctx.get("Prompt", spec.prompt)
     if prompt.spec.template_file:
         deps.append(prompt.spec.template_file)
+    index_deps, index_dir, index_stage = ctx.retrieval(prompt.spec)
+    deps += index_deps
+    upstream.append(index_stage)
     deps += metric_files(ctx, sf)
     name = stage_name("eval", sf.name)
     plots = ctx.plot_props(name, EVAL_PLOTS)
@@ -105,6 +112,7 @@ def build(ctx: BuildContext, sf: SpecFile) -> list[Stage]:
                 prompt=prompt.spec,
                 seed=ctx.seed(spec.generation.seed),
                 **groups,
+                retrieval_index=index_dir,
             ),
             deps=deps,
             upstream=upstream,

@@ -10,6 +10,7 @@ from pydantic import Field
 from llmops.compiler.catalog import stage_name
 from llmops.compiler.governance import policies_governing
 from llmops.compiler.kinds.deployment import Deployment
+from llmops.compiler.kinds.policy import MonitoringThreshold
 from llmops.compiler.kinds.prompt import Prompt
 from llmops.compiler.parse import SpecFile
 from llmops.compiler.stages.context import BuildContext
@@ -18,7 +19,7 @@ from llmops.compiler.stages.model import ConfigModel, ModelLocation, Result, Sta
 
 class Threshold(ConfigModel):
     policy: str
-    threshold: Literal["min_rating", "max_thumbs_down_rate", "max_p95_latency_ms", "max_drift"]
+    threshold: MonitoringThreshold
     limit: float
 
 
@@ -38,6 +39,8 @@ class MonitorInputs(ConfigModel):
     reference: Reference | None
     prompt: Result(Prompt) | None
     model: ModelLocation
+    # the KnowledgeIndex folder, when the prompt retrieves (absent from the JSON otherwise)
+    retrieval_index: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class MonitorConfig(StageConfig):
@@ -83,6 +86,10 @@ def build(ctx: BuildContext, sf: SpecFile) -> list[Stage]:
             path=f"{ctx.dataset_dir(tuned.dataset)}/train.jsonl", columns=list(prompt.variables)
         )
         deps.append(ctx.dataset_dir(tuned.dataset))
+    if spec.prompt:  # the prompt the gateway renders with; drift still reads the training columns
+        prompt = ctx.get("Prompt", spec.prompt).spec
+    index_deps, index_dir, _ = ctx.retrieval(prompt)
+    deps += index_deps
     name = stage_name("monitor", sf.name)
     return [
         ctx.make(
@@ -98,6 +105,7 @@ def build(ctx: BuildContext, sf: SpecFile) -> list[Stage]:
                 reference=reference,
                 prompt=prompt,
                 model=where,
+                retrieval_index=index_dir,
             ),
             deps=deps,  # not a DVC stage: what its job pulls (training data, model) before it runs
             upstream=[stage_name("deploy", sf.name)],

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from llmops.compiler.catalog import stage_name
 from llmops.compiler.kinds.prompt import Prompt
 from llmops.compiler.parse import SpecFile
@@ -13,6 +15,8 @@ from llmops.compiler.stages.model import ConfigModel, Result, Stage, StageConfig
 
 class PromptInputs(ConfigModel):
     dataset: str  # the Dataset stage's folder of splits
+    # the KnowledgeIndex folder, when the prompt retrieves (absent from the JSON otherwise)
+    retrieval_index: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class PromptConfig(StageConfig):
@@ -29,7 +33,8 @@ def build(ctx: BuildContext, sf: SpecFile) -> list[Stage]:
     if not spec.dataset:
         return []  # a prompt with no dataset of its own is rendered by the stages that use it
     ctx.get("Dataset", spec.dataset)
-    deps = [ctx.dataset_dir(spec.dataset)]
+    index_deps, index_dir, index_stage = ctx.retrieval(spec)
+    deps = [ctx.dataset_dir(spec.dataset), *index_deps]
     if spec.template_file:
         deps.append(spec.template_file)
     return [
@@ -37,9 +42,9 @@ def build(ctx: BuildContext, sf: SpecFile) -> list[Stage]:
             "prompt",
             sf,
             spec=spec,
-            inputs=PromptInputs(dataset=ctx.dataset_dir(spec.dataset)),
+            inputs=PromptInputs(dataset=ctx.dataset_dir(spec.dataset), retrieval_index=index_dir),
             deps=deps,
-            upstream=[stage_name("data", spec.dataset)],
+            upstream=[stage_name("data", spec.dataset), index_stage],
             outs=[ctx.prompt_dir(sf.name)],
             metrics=[ctx.metrics_file(stage_name("prompt", sf.name))],
         )

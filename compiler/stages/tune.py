@@ -23,6 +23,8 @@ class TuneInputs(ConfigModel):
     base_model: ModelLocation
     seed: int
     trial: dict[str, Any] | None = Field(default=None, exclude_if=lambda v: v is None)
+    # the KnowledgeIndex folder, when the prompt retrieves (absent from the JSON otherwise)
+    retrieval_index: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class TuneConfig(StageConfig):
@@ -74,6 +76,9 @@ def tune_inputs(
         upstream.append(stage_name("prompt", prompt.name))
     elif prompt.spec.template_file:
         deps.append(prompt.spec.template_file)
+    index_deps, index_dir, index_stage = ctx.retrieval(prompt.spec)
+    deps += index_deps
+    upstream.append(index_stage)
     inputs = TuneInputs(
         dataset=ctx.dataset_dir(spec.dataset),
         examples=examples,
@@ -81,6 +86,7 @@ def tune_inputs(
         base_model=base,
         seed=ctx.seed(spec.training.seed),
         trial=trial,
+        retrieval_index=index_dir,
     )
     return deps, upstream, inputs
 

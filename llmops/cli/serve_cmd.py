@@ -63,6 +63,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"cannot open the store at {shown}: {detail} (check --db or ${store.ENV_URL})"
         ) from None
 
+    rag = _open_rag(config, root)
     proc = None
     engine_line: str
     if args.engine_url:
@@ -88,7 +89,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         upstream = Upstream(url=url)
         engine_line = f"{url} ({engines.choose_engine(spec)}, pid {proc.pid}, log {log})"
 
-    gateway = Gateway(name, db, upstream, api_key=api_key, served_name=name)
+    gateway = Gateway(name, db, upstream, api_key=api_key, served_name=name, rag=rag)
     server = make_server(build_app(gateway), host, port)
     public = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     shown_db = sa.make_url(db_url).render_as_string(hide_password=True)
@@ -100,7 +101,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"  metrics   {public}/metrics\n"
         f"  engine    {engine_line}\n"
         f"  store     {shown_db}\n"
-        "Ctrl-C stops the gateway" + (" and the engine" if proc else ""),
+        + (_rag_line(rag) if rag else "")
+        + "Ctrl-C stops the gateway"
+        + (" and the engine" if proc else ""),
         flush=True,
     )
     previous = signal.signal(signal.SIGTERM, _raise_stop)
@@ -117,6 +120,42 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 1
     print(f"llmops serve: {name} stopped; {gateway.writer.committed} rows written", flush=True)
     return 0
+
+
+def _open_rag(config: DeployConfig, root: Path):  # type: ignore[no-untyped-def]
+    """The Deployment's retrieval Prompt made ready (embedding model and index loaded once, now),
+    or None when the Deployment names no Prompt or its Prompt does not retrieve."""
+    prompt = getattr(config.inputs, "prompt", None)
+    retrieval = getattr(prompt, "retrieval", None) if prompt is not None else None
+    if retrieval is None:
+        return None
+    index = getattr(config.inputs, "retrieval_index", None)
+    name = getattr(retrieval, "index", "?")
+    if not index:
+        raise UsageError(
+            f"prompt {prompt.name} retrieves from {name}, but the deploy stage has no index folder: "
+            "recompile the project with `llmops compile`"
+        )
+    from llmops.gateway.rag import RagFlow
+    from llmops.paths import inside
+
+    folder = inside(root, index, "retrieval_index")
+    if not (folder / "manifest.json").is_file():
+        raise UsageError(
+            f"the knowledge index {name} is not built ({index}/manifest.json is missing): run "
+            f"`llmops run index-{name}` (or `dvc pull` it) before serving"
+        )
+    print(f"llmops serve: loading knowledge index {name} from {index}", flush=True)
+    return RagFlow.open(prompt, folder, root)
+
+
+def _rag_line(rag) -> str:  # type: ignore[no-untyped-def]
+    route = (
+        f"chat_format {rag.template.chat_format}: prompt text to the engine's /v1/completions"
+        if rag.text_format
+        else "chat_format tokenizer: messages to the engine's /v1/chat/completions"
+    )
+    return f"  retrieval {rag.settings.index} (top {rag.settings.top_k}, cited; {route})\n"
 
 
 def _raise_stop(_signum: int, _frame: object) -> None:

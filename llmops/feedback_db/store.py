@@ -65,6 +65,11 @@ requests = Table(
     Column("request_text", Text),  # PII-redacted
     Column("response_text", Text),  # PII-redacted
     Column("error", Text),
+    # RAG deployments only (NULL otherwise): search time, passages found (0 = empty retrieval),
+    # and `{"index", "top_k", "passages": [{"id", "doc_id", "score"}]}` as JSON (PII-redacted).
+    Column("retrieval_ms", Float),
+    Column("retrieved", Integer),
+    Column("retrieval", Text),
 )
 
 feedback = Table(

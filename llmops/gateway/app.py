@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from llmops.gateway.errors import ApiError, error_response
 from llmops.gateway.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
 from llmops.gateway.proxy import forward
+from llmops.gateway.rag import RagFlow
 from llmops.gateway.upstream import Upstream
 from llmops.gateway.validation import check_feedback, read_json
 from llmops.gateway.writer import RowRejected, UnknownResponse, Writer
@@ -45,6 +46,7 @@ class Gateway:
     max_body_bytes: int = 1 << 20
     served_name: str | None = None  # the engine's public name, if it differs from the deployment's
     engine_timeout_s: float = 600.0
+    rag: RagFlow | None = None  # the Deployment's retrieval Prompt, when it has one
     metrics: GatewayMetrics = field(init=False)
     writer: Writer = field(init=False)
     client: aiohttp.ClientSession = field(init=False)
@@ -70,6 +72,8 @@ def build_app(gateway: Gateway) -> ASGIApp:
         finally:
             await gateway.client.close()
             gateway.writer.close()
+            if gateway.rag is not None:
+                gateway.rag.close()
 
     async def generation(request: Request) -> Response:
         return await forward(gateway, request)

@@ -4,6 +4,10 @@ A non-streamed answer is parsed once (id, text, token usage), logged, and return
 is passed through event by event as it arrives, while its text and usage are assembled; the last
 event is held back until the exchange is committed, so a client never holds a response id whose
 log row could still be lost (feedback on it would then be refused).
+
+A retrieval Prompt written as text (see `llmops.gateway.textchat`) sends a chat request to the
+engine's completions route; the exchange then converts the answer back to chat on its way out,
+and the log keeps the client's request and the answer the client got.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from llmops.gateway.errors import ApiError, error_response
+from llmops.gateway.rag import Augmented, RagFlow
+from llmops.gateway.textchat import TextToChat, check_chat_fields, completion_body, stops_of
 from llmops.gateway.upstream import engine_model
 from llmops.gateway.validation import check_generation, read_json, request_text
 from llmops.gateway.writer import RowRejected
@@ -49,9 +55,13 @@ async def forward(gateway: Gateway, request: Request) -> Response:
             metrics.observe_request(path, exc.status, time.perf_counter() - started)
             return exc.response()
         exchange = Exchange(gateway, path, route, body, started)
+        if gateway.rag is not None and route == "chat":
+            failed = await exchange.augment(gateway.rag)
+            if failed is not None:
+                return failed
         if body.get("stream"):
-            return await exchange.stream(target.url + path)
-        return await exchange.once(target.url + path)
+            return await exchange.stream(target.url + exchange.upstream_path)
+        return await exchange.once(target.url + exchange.upstream_path)
     finally:
         metrics.inflight_now.dec()
 
@@ -68,6 +78,36 @@ class Exchange:
         self.payload = json.dumps(body).encode()
         self.upstream_s: float | None = None
         self.rejected: RowRejected | None = None  # set when the store refused this exchange's row
+        self.augmented: Augmented | None = None  # a RAG deployment's passages for this request
+        self.upstream_path = path  # the engine's route: /v1/completions for a text-format prompt
+        self.converter: TextToChat | None = None  # set when a chat is answered from a text prompt
+
+    async def augment(self, rag: RagFlow) -> Response | None:
+        """Retrieve and render (see `llmops.gateway.rag`); the engine gets the augmented messages,
+        or the prompt text on its completions route for a text chat_format, while the log keeps
+        what the client asked. A response when that failed, else None."""
+        metrics = self.gateway.metrics
+        try:
+            if rag.text_format:
+                check_chat_fields(self.body, rag.template.chat_format)
+            self.augmented = await rag.augment(self.body)
+        except ApiError as exc:
+            metrics.error(self.path, "invalid_request" if exc.status < 500 else "retrieval")
+            if exc.status >= 500:  # the gateway's own failure: the log keeps it, as an engine's
+                row = self.row(exc.status, rid=None, text=None, usage=None, error=exc.message)
+                if await self.commit(row) is None:
+                    return self.not_logged()
+            else:
+                metrics.observe_request(self.path, exc.status, time.perf_counter() - self.started)
+            return exc.response()
+        metrics.observe_retrieval(self.augmented.retrieval_ms / 1000, self.augmented.retrieved)
+        if self.augmented.prompt is not None:
+            self.upstream_path = "/v1/completions"
+            self.converter = TextToChat(stops_of(self.body), self.gateway.deployment)
+            self.payload = json.dumps(completion_body(self.body, self.augmented.prompt)).encode()
+        else:
+            self.payload = json.dumps({**self.body, "messages": self.augmented.messages}).encode()
+        return None
 
     def row(self, status: int, *, rid: str | None, text: str | None, usage: Any, error: str | None) -> dict:
         usage = usage if isinstance(usage, dict) else {}
@@ -85,7 +125,14 @@ class Exchange:
             "request_text": request_text(self.body, self.route),
             "response_text": text,
             "error": error[:ERROR_TEXT_LIMIT] if error else None,
+            **self._retrieval_columns(),
         }
+
+    def _retrieval_columns(self) -> dict[str, Any]:
+        found = self.augmented
+        if found is None:
+            return {}
+        return {"retrieval_ms": found.retrieval_ms, "retrieved": found.retrieved, "retrieval": found.record}
 
     async def commit(self, row: dict) -> str | None:
         """Log the row and record its metrics; None when it was not logged: the store refused this
@@ -124,6 +171,8 @@ class Exchange:
             return Response(content, status, media_type=media)
         try:
             data = json.loads(content)
+            if self.converter is not None:
+                data = self.converter.complete(data)
             text = _choices_text(data.get("choices"), "message" if self.route == "chat" else None)
         except (ValueError, AttributeError, RecursionError) as exc:
             return await self.unreachable(exc, t0, "the engine answered with something that is not JSON")
@@ -133,6 +182,8 @@ class Exchange:
             return self.not_logged()
         data["id"] = rid
         data["model"] = self.gateway.deployment
+        if self.augmented is not None:
+            data["citations"] = self.augmented.citations
         return Response(json.dumps(data), status, media_type="application/json")
 
     def not_logged(self) -> Response:
@@ -174,15 +225,19 @@ class Exchange:
         assembler = SseAssembler("delta" if self.route == "chat" else None)
         held: list[bytes] = []  # the ending (finish_reason, usage, [DONE]) waits for the commit
         buffer = b""
+        convert = self.converter
         try:
             async for chunk in response.content.iter_any():
                 buffer += chunk.replace(b"\r\n", b"\n")
                 while b"\n\n" in buffer:
                     event, buffer = buffer.split(b"\n\n", 1)
-                    if assembler.feed(event) or held:
-                        held.append(event + b"\n\n")
+                    out = event + b"\n\n" if convert is None else convert.event(event)
+                    if not out:
+                        continue
+                    if assembler.feed(out) or held:
+                        held.append(out)
                     else:
-                        yield event + b"\n\n"
+                        yield out
         except UPSTREAM_ERRORS as exc:
             assembler.error = f"the engine's stream broke: {exc or type(exc).__name__}"
         except BaseException:  # the client went away (cancelled): log what was said, without waiting
@@ -197,6 +252,12 @@ class Exchange:
         finally:
             response.release()
         self.upstream_s = time.perf_counter() - t0
+        if convert is not None:  # the last event without its blank line, and any text still held
+            rest = (convert.event(buffer) if buffer.strip() else b"") + b"".join(convert.flush_events())
+            buffer = b""
+            if rest:
+                assembler.feed(rest)
+                held.append(rest)
         row = self.row(
             200, rid=assembler.id, text=assembler.text(), usage=assembler.usage, error=assembler.error
         )
@@ -207,6 +268,8 @@ class Exchange:
         tail = b"".join(held) + (buffer + b"\n\n" if buffer.strip() else b"")
         if assembler.id and rid != assembler.id:
             tail = tail.replace(assembler.id.encode(), rid.encode())
+        if self.augmented is not None:
+            tail = _with_citations(tail, rid, self.gateway.deployment, self.augmented.citations)
         yield tail
 
 
@@ -255,6 +318,25 @@ class SseAssembler:
 
     def text(self) -> str:
         return "\n".join("".join(self.parts[i]) for i in sorted(self.parts))
+
+
+def _with_citations(tail: bytes, rid: str, deployment: str, citations: list[dict]) -> bytes:
+    """The stream's ending with one more chunk, `{"choices": [], "citations": [...]}`, as the last
+    event before `data: [DONE]` (at the very end when the engine sent no [DONE]): it carries the
+    response id the client will give feedback on, which is only final once the row is committed."""
+    chunk = {
+        "id": rid,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": deployment,
+        "choices": [],
+        "citations": citations,
+    }
+    event = b"data: " + json.dumps(chunk).encode() + b"\n\n"
+    done = tail.rfind(b"data: [DONE]")
+    if done < 0:
+        return tail + event
+    return tail[:done] + event + tail[done:]
 
 
 def _choices_text(choices: Any, key: str | None) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import queue
 import threading
 import uuid
@@ -208,11 +209,26 @@ class Writer:
 
 
 def _prepare(item: _Item) -> None:
-    """Make the row storable (see `clean_row`) and redact its free text, in place."""
+    """Make the row storable (see `clean_row`) and redact its free text, in place. A RAG request's
+    `retrieval` (passage ids, titles: document names can hold an e-mail address too) is redacted
+    value by value and only then written as JSON, so a redaction never breaks the JSON."""
+    retrieval = item.row.get("retrieval")
+    if isinstance(retrieval, dict):
+        item.row["retrieval"] = json.dumps(_redact_values(retrieval), ensure_ascii=False, sort_keys=True)
     item.row = clean_row(item.row)
     for name in REDACTED[item.table]:
         if item.row.get(name):
             item.row[name] = redact(item.row[name])[0]
+
+
+def _redact_values(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)[0] if value else value
+    if isinstance(value, list):
+        return [_redact_values(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _redact_values(v) for k, v in value.items()}
+    return value
 
 
 def _resolve(batch: list[_Item], results: list[Any]) -> None:

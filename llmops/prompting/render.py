@@ -60,6 +60,10 @@ class PromptTemplate:
         self.chat_format: str = spec.chat_format
         self.completion_column: str | None = spec.completion
         self.variables: tuple[str, ...] = tuple(spec.variables)
+        # A Prompt with `retrieval` gets its passages as one more variable, declared implicitly:
+        # a list of passage dicts ({id, doc_id, text, score, source, title, metadata}).
+        self.retrieval: Any = getattr(spec, "retrieval", None)
+        self.passages_variable: str | None = self.retrieval.variable if self.retrieval else None
         self.system: str | None = spec.system
         self.template_text = template_text
         self.source = source
@@ -119,6 +123,8 @@ class PromptTemplate:
     def _check_declared(self) -> None:
         """Every variable the template reads must be declared: the stage passes only those."""
         declared = set(self.variables) | ({self.completion_column} if self.completion_column else set())
+        if self.passages_variable:
+            declared.add(self.passages_variable)
         missing = self._template.undeclared(declared)
         if not missing:
             return
@@ -135,7 +141,10 @@ class PromptTemplate:
 
 
 def content_hash(spec: Prompt, template_text: str) -> str:
-    """sha256 of what decides the rendered text: a renamed template file keeps its hash."""
+    """sha256 of what decides the rendered text: a renamed template file keeps its hash.
+
+    A Prompt with `retrieval` hashes its retrieval settings too (the index's contents are the
+    index stage's own hash, a dependency of every stage that renders the prompt)."""
     document = {
         "template": template_text,
         "system": spec.system,
@@ -144,6 +153,9 @@ def content_hash(spec: Prompt, template_text: str) -> str:
         "chat_format": spec.chat_format,
         "few_shot": [shot.model_dump(mode="json") for shot in spec.few_shot],
     }
+    retrieval = getattr(spec, "retrieval", None)
+    if retrieval is not None:  # what is retrieved decides the text; absent, older hashes hold
+        document["retrieval"] = retrieval.model_dump(mode="json")
     canonical = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

@@ -43,14 +43,24 @@ def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def load_examples(
-    prompt: Prompt, root: Path, tokenizer: Any, *, dataset: str, examples: str | None = None
+    prompt: Prompt,
+    root: Path,
+    tokenizer: Any,
+    *,
+    dataset: str,
+    examples: str | None = None,
+    retrieval_index: str | None = None,
 ) -> Examples:
     """Examples per split, from the prompt stage's folder `examples` when there is one, else
     `dataset`'s rows rendered with `prompt`; `tokenizer` applies its chat template for
-    `chat_format: tokenizer`."""
+    `chat_format: tokenizer`. A prompt with `retrieval` renders rows with the passages retrieved
+    from `retrieval_index` (the index folder), as the prompt stage and the gateway do (the prompt
+    stage's examples already hold theirs)."""
     from llmops.prompting.render import PromptTemplate
+    from llmops.prompting.retrieval import augment_rows, open_augmenter
 
     template = PromptTemplate.from_config(prompt, root)
+    augmenter = None
     if examples:
         source = examples
 
@@ -66,6 +76,9 @@ def load_examples(
             raise StageFailed(
                 f"Prompt '{template.name}' names no `completion` column, so there is nothing to train on"
             )
+        augmenter = open_augmenter(
+            template.retrieval, retrieval_index, root, owner=f"prompt '{template.name}'"
+        )
 
         def example(path: Path, number: int, row: dict[str, Any]) -> Example:
             if row.get(column) is None:
@@ -79,7 +92,9 @@ def load_examples(
         path = root / source / f"{split}.jsonl"
         if path.is_file():
             hashes[f"{source}/{split}.jsonl"] = file_sha256(path)
-            splits[split] = [example(path, number, row) for number, row in _jsonl(path)]
+            pairs = list(_jsonl(path))
+            rows = augment_rows(augmenter, (row for _, row in pairs))
+            splits[split] = [example(path, number, row) for (number, _), row in zip(pairs, rows, strict=True)]
     return Examples(splits, template.content_hash, hashes)
 
 

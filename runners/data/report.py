@@ -10,21 +10,16 @@ from __future__ import annotations
 
 import csv
 import io
-import unicodedata
 from typing import Any
 
 from llmops.compiler.plotdefs import plot_definitions  # noqa: F401 - re-exported for callers
+from llmops.markdown_cell import CELL_CHARS, cell  # noqa: F401 - cell is re-exported for callers
 from llmops.runners.data.split import SPLITS
-from llmops.runners.data.text import as_text
 
-CELL_CHARS = 80
 BAR_WIDTH = 40
 SAMPLES_SHOWN = 5
 REASONS_SHOWN = 3
 
-_ESCAPED = set("\\`*_[]|~")
-_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-_BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 
 
@@ -73,37 +68,6 @@ def markdown_report(profile: dict[str, Any], metrics: dict[str, Any], dataset_na
         parts += section(profile, metrics) + [""]
     parts += _ngrams(profile) + [""] + _pii(profile) + [""] + _dropped(profile) + [""] + _metrics(metrics)
     return "\n".join(parts).rstrip("\n") + "\n"
-
-
-def cell(value: Any, limit: int = CELL_CHARS) -> str:
-    """Text made safe for one Markdown table cell: clipped, one line, markup escaped.
-
-    Clipping comes first so an escape is never cut in half. Newlines show as ↵, control characters
-    as their visible pictures (␀, ␛), and bidi overrides, which could reorder what a reader sees,
-    and unpaired surrogates, which cannot even be written as UTF-8, as �.
-    """
-    text = as_text(value).replace("\r\n", "\n")
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    out = []
-    for ch in text:
-        if ch in "\n\r":
-            out.append("↵")
-        elif ch == "\t":
-            out.append(" ")
-        elif ch in _ESCAPED:
-            out.append("\\" + ch)
-        elif ch in _ENTITIES:
-            out.append(_ENTITIES[ch])
-        elif ch < " ":
-            out.append(chr(0x2400 + ord(ch)))
-        elif ch == "\x7f":
-            out.append("␡")
-        elif ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cs"):
-            out.append("\ufffd")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def text_histogram(rows: list[dict[str, Any]], width: int = BAR_WIDTH) -> str:

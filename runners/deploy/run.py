@@ -43,7 +43,7 @@ from llmops.runners.deploy.engine import (
 )
 from llmops.runners.deploy.live import git_head, is_our_engine, read_live, write_live
 from llmops.runners.deploy.smoke import failures, run_smoke_tests
-from llmops.runners.deploy.weights import verify_weights
+from llmops.runners.deploy.weights import verify_folder, verify_weights
 
 if TYPE_CHECKING:
     from llmops.compiler.kinds.deployment import Deployment
@@ -70,6 +70,9 @@ def deploy(config: DeployConfig, root: Path) -> dict[str, Any]:
     folder = serve_dir(root, name)
     for rel in verify_weights(config.stage, config.inputs.model, root):
         print(f"{config.stage}: {rel} holds the weights the committed dvc.lock approves")
+    if config.inputs.retrieval_index:  # the gateway retrieves from it: approved like the weights
+        rel = verify_folder(config.stage, config.inputs.retrieval_index, root)
+        print(f"{config.stage}: {rel} holds the knowledge index the committed dvc.lock approves")
     engine = choose_engine(spec)
     served = prepare_model(spec, config.inputs.model, root, engine=engine)
     version = deployment_version(spec, served, engine)

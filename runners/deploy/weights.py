@@ -55,6 +55,13 @@ def verify_weights(stage: str, model: ModelLocation, root: Path) -> list[str]:
     return verified
 
 
+def verify_folder(stage: str, path: str, root: Path) -> str:
+    """Check one more project folder the deployment serves from (a knowledge index the gateway
+    retrieves from) against HEAD's DVC records, as the weights are checked."""
+    commit, records = _records(root)
+    return _verify(stage, path, root, commit, records)
+
+
 def _verify(stage: str, path: str, root: Path, commit: str, records: Records) -> str:
     rel = _normal(path)
     approved = records(rel)
@@ -73,9 +80,9 @@ def _verify(stage: str, path: str, root: Path, commit: str, records: Records) ->
         )
     if actual != approved.md5:
         raise CheckFailed(
-            f"refused: {stage}: {rel} is not the approved weights: {approved.source} at "
+            f"refused: {stage}: {rel} is not what the merge approved: {approved.source} at "
             f"{commit[:12]} approves {approved.md5}, the folder here hashes to {actual} (a file "
-            f"added, removed or changed); run `dvc pull --force {rel}` to restore the approved ones"
+            f"added, removed or changed); run `dvc pull --force {rel}` to restore the approved files"
         )
     return rel
 

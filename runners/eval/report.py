@@ -26,7 +26,12 @@ def _figure(score: Any) -> str:
 
 
 def render_report(
-    stage: str, spec: EvalSuite, metrics: dict[str, Any], models: list[dict], baselines: list[dict]
+    stage: str,
+    spec: EvalSuite,
+    metrics: dict[str, Any],
+    models: list[dict],
+    baselines: list[dict],
+    retrieval: Any = None,
 ) -> str:
     everyone = models + baselines
     keys = [s.key for s in everyone[0]["scores"]]
@@ -56,6 +61,9 @@ def render_report(
                     mark = "same" if delta == 0 else ("better" if better else "worse")
                     parts.append(f"{key} {delta:+.4f} ({mark})")
                 lines.append(f"- `{_cell(model)}` vs `{_cell(base)}`: " + ", ".join(parts))
+    from llmops.runners.eval.rag_eval import report_lines
+
+    lines += report_lines(retrieval, _cell)
     for result in models:
         key = next((k for k in PREFERRED if k in result["per_example"]), None)
         if key is None:

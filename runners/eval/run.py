@@ -42,8 +42,13 @@ def evaluate_model(
     root: Path,
     seed: int,
     engine: str,
+    retrieval: Any = None,
 ) -> dict[str, Any]:
-    """Generate, score and time one model on the rows."""
+    """Generate, score and time one model on the rows.
+
+    With `retrieval` (rag_eval.Retrieval: the rows carry their passages), the model-free
+    retrieval scores are added to the model's and the model's own RAG metrics (faithfulness)
+    read the passages."""
     from llmops.hf.generate import generate_transformers
     from llmops.hf.loading import load_causal_lm, load_tokenizer, read_card, resolve_location
     from llmops.runners.eval.generate import generate_vllm, reference_nll
@@ -83,8 +88,13 @@ def evaluate_model(
     # model time (generation and the perplexity pass), taken before scoring starts
     generation_s = generated.seconds + (time.perf_counter() - nll_started)
     started = time.perf_counter()
+    metrics = list(spec.metrics)
+    if retrieval is not None:
+        from llmops.runners.eval.rag_eval import split_metrics
+
+        metrics = split_metrics(metrics)[1]
     scores, per_example = score_all(
-        spec.metrics,
+        metrics,
         generated.predictions,
         references,
         root=root,
@@ -92,7 +102,11 @@ def evaluate_model(
         bootstrap=spec.bootstrap,
         nll=nll,
         tokens=tokens,
+        rag=None if retrieval is None else retrieval.rag,
     )
+    if retrieval is not None:  # scored once per suite: the same under every model
+        scores = [*scores, *retrieval.scores]
+        per_example = {**per_example, **retrieval.per_example}
     scoring_s = time.perf_counter() - started
     return {
         "label": where.label,
@@ -113,7 +127,9 @@ def preload_metrics(metrics: list[Metric]) -> float:
     from llmops.runners.eval.modules import load_module
 
     started = time.perf_counter()
-    for name in sorted({m.name for m in metrics if m.name != "custom"}):
+    from llmops.compiler.kinds.evalsuite import RAG_METRICS
+
+    for name in sorted({m.name for m in metrics if m.name != "custom" and m.name not in RAG_METRICS}):
         load_module(name)
     return time.perf_counter() - started
 
@@ -173,7 +189,9 @@ def scores_csv(models: list[dict], baselines: list[dict]) -> str:
     return buffer.getvalue()
 
 
-def predictions_jsonl(results: list[dict], rows: list[dict[str, Any]]) -> str:
+def predictions_jsonl(results: list[dict], rows: list[dict[str, Any]], retrieval: Any = None) -> str:
+    from llmops.runners.eval.rag_eval import prediction_fields
+
     lines = []
     for result in results:
         for i, row in enumerate(rows):
@@ -188,6 +206,7 @@ def predictions_jsonl(results: list[dict], rows: list[dict[str, Any]]) -> str:
                         "scores": {
                             k: round(v[i], 6) for k, v in result["per_example"].items() if len(v) == len(rows)
                         },
+                        **prediction_fields(retrieval, i),
                     },
                     ensure_ascii=False,
                     sort_keys=True,
@@ -198,6 +217,7 @@ def predictions_jsonl(results: list[dict], rows: list[dict[str, Any]]) -> str:
 
 def run(config: EvalConfig, root: Path) -> None:
     from llmops.prompting.render import PromptTemplate
+    from llmops.runners.eval import rag_eval
     from llmops.runners.eval.generate import choose_engine
     from llmops.runners.eval.report import render_report
 
@@ -215,14 +235,24 @@ def run(config: EvalConfig, root: Path) -> None:
     engine = choose_engine(spec.generation.engine)
     seed = inputs.seed
     load_s = preload_metrics(spec.metrics)
-    models = [evaluate_model(w, rows, template, spec, root, seed, engine) for w in inputs.models]
-    baselines = [evaluate_model(w, rows, template, spec, root, seed, engine) for w in inputs.baselines]
+    retrieval_index = getattr(inputs, "retrieval_index", None)
+    rows, retrieval = rag_eval.augment(template, retrieval_index, rows, root, config.stage)
+    if retrieval is not None:
+        once = rag_eval.split_metrics(spec.metrics)[0]
+        references = [str(row[template.completion_column]) for row in rows]
+        rag_eval.score(retrieval, once, references, spec, root, seed)
+    models = [evaluate_model(w, rows, template, spec, root, seed, engine, retrieval) for w in inputs.models]
+    baselines = [
+        evaluate_model(w, rows, template, spec, root, seed, engine, retrieval) for w in inputs.baselines
+    ]
     metrics = build_metrics(spec, models, baselines)
     metrics["speed"]["metric_load_s"] = round(load_s, 3)
     metrics["prompt_hash"] = template.content_hash
+    if retrieval is not None:
+        metrics["retrieval"] = rag_eval.section(retrieval)
     with replace_dir(root / outputs.outs[0]) as staging:
         (staging / "predictions.jsonl").write_text(
-            predictions_jsonl(models + baselines, rows), encoding="utf-8"
+            predictions_jsonl(models + baselines, rows, retrieval), encoding="utf-8"
         )
         (staging / "run.json").write_text(
             json.dumps(
@@ -232,6 +262,7 @@ def run(config: EvalConfig, root: Path) -> None:
                     "seed": seed,
                     "engine": engine,
                     "prompt_hash": template.content_hash,
+                    **({"retrieval_index": retrieval_index} if retrieval is not None else {}),
                 },
                 indent=2,
                 sort_keys=True,
@@ -242,6 +273,7 @@ def run(config: EvalConfig, root: Path) -> None:
     for path in outputs.plots:
         write_text(root / path, scores_csv(models, baselines))
     for path in outputs.reports:
-        write_text(root / path, render_report(config.stage, spec, metrics, models, baselines))
+        report = render_report(config.stage, spec, metrics, models, baselines, retrieval)
+        write_text(root / path, report)
     for path in outputs.metrics:
         write_text(root / path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")

@@ -17,6 +17,10 @@ list of per-example numbers (one per prediction); a dict of such lists (a dict m
 lists). A number becomes a Score without an interval; a per-example list becomes its mean with an
 interval and a per-example column. A single number or list is named after the function, a dict's
 entries after their keys. The argument `higher_is_better` (default true) is llmops', not passed on.
+
+The RAG metrics (recall, hit_rate, mrr, faithfulness, context_relevance) read the retrieved
+passages as well (`rag_metrics.py`, given a `RagContext`); their per-example columns become
+means with intervals here like everything else.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from llmops.compiler.kinds.evalsuite import RAG_METRICS
 from llmops.errors import StageFailed
 from llmops.runners.eval import bootstrap as bs
 from llmops.runners.eval.custom_files import module_files, not_found
@@ -42,6 +47,7 @@ from llmops.runners.eval.modules import load_module
 
 if TYPE_CHECKING:
     from llmops.compiler.kinds.evalsuite import Bootstrap, Metric
+    from llmops.runners.eval.rag_metrics import RagContext
 
 # Arguments of the shipped modules that the Hub's lack: with them, the shipped module is used.
 HUB_LACKS = {"bleu": {"tokenize", "lowercase"}}
@@ -101,11 +107,13 @@ def score_all(
     nll: list[float] | None = None,
     tokens: list[int] | None = None,
     prefer_hub: bool = False,
+    rag: RagContext | None = None,
 ) -> tuple[list[Score], dict[str, list[float]]]:
     """Every figure of every metric, and per-example scores keyed by figure.
 
     `metrics` are an EvalSuite's metrics, `bootstrap` its bootstrap settings. All metrics are
-    resampled on the same example sets (same seed).
+    resampled on the same example sets (same seed). `rag` carries the retrieved passages for the
+    RAG metrics (`rag_metrics.py`).
     """
     if len(predictions) != len(references):
         raise MetricError(f"{len(predictions)} predictions but {len(references)} references")
@@ -128,6 +136,8 @@ def score_all(
         label = spec.callable if spec.name == "custom" else spec.name
         if spec.name == "custom":
             found, columns = _custom(spec.callable or "", args, inputs)
+        elif spec.name in RAG_METRICS:
+            found, columns = _rag(spec.name, args, inputs, rag)
         else:
             _check_arguments(spec.name, args)
             try:
@@ -305,6 +315,19 @@ def _means(inputs: _Inputs, metric: str, columns: dict[str, Any], source: str, h
         scores.append(Score(metric, key, value, ci[0], ci[1], inputs.n, higher, source))
         per_example[key] = column.tolist()
     return scores, per_example
+
+
+def _rag(name: str, args: dict, inputs: _Inputs, rag: RagContext | None) -> Result:
+    """A RAG metric's per-example columns (rag_metrics.py), as means with intervals."""
+    from llmops.runners.eval.rag_metrics import compute
+
+    if rag is None:
+        raise MetricError(
+            f"metric {name} scores retrieval, but the suite's prompt has no `retrieval` block "
+            "(add one to the Prompt, or remove the metric)"
+        )
+    columns, source = compute(name, args, inputs.predictions, inputs.references, rag)
+    return _means(inputs, name, columns, source)
 
 
 SCORERS: dict[str, Callable[[dict, _Inputs], Result]] = {

@@ -2,7 +2,8 @@
 
 A threshold the Policy sets is a promise that the figure is watched. When the window holds no
 data to compute the figure (no ratings for `min_rating`, no requests for `max_p95_latency_ms`, no
-training data or traffic for `max_drift`), the check is `no-data` and fails like a crossed one:
+training data or traffic for `max_drift`, no retrieval-augmented requests for the two retrieval
+thresholds), the check is `no-data` and fails like a crossed one:
 a dead gateway, a broken feedback widget or a missing training set must not look healthy. Widen
 `monitoring.window_days` or drop the threshold where sparse data is expected.
 """
@@ -21,6 +22,8 @@ THRESHOLDS: dict[str, tuple[str, bool]] = {
     "max_thumbs_down_rate": ("feedback.thumbs_down_rate", False),
     "max_p95_latency_ms": ("requests.latency_ms.p95", False),
     "max_drift": ("drift.value", False),
+    "max_empty_retrieval_rate": ("retrieval.empty_retrieval_rate", False),
+    "max_p95_retrieval_ms": ("retrieval.retrieval_p95_ms", False),
 }
 
 # What a missing figure lacked, for the message.
@@ -29,6 +32,8 @@ _MISSING = {
     "max_thumbs_down_rate": "no thumbs up or down",
     "max_p95_latency_ms": "no requests",
     "max_drift": "no drift figure",
+    "max_empty_retrieval_rate": "no retrieval-augmented requests",
+    "max_p95_retrieval_ms": "no retrieval-augmented requests",
 }
 
 

@@ -7,6 +7,11 @@ disk). It writes `metrics/monitor-<deployment>.json` and CSV plots under
 `plots/monitor-<deployment>/`, then fails (exit 1) when a Policy's monitoring threshold is
 crossed, or has no data to be checked against, listing every such threshold.
 
+For a deployment whose prompt retrieves, a `retrieval` section adds the empty-retrieval rate,
+retrieval latency percentiles and the passages most cited by badly rated answers
+(`runners/monitor/retrieval.py`), plus `retrieval.csv` per day; the Policy's
+`max_empty_retrieval_rate` and `max_p95_retrieval_ms` are checked against it.
+
 `drift.value` is the one figure `max_drift` compares against: the largest of `length_ks`,
 `vocab_js` and `embedding_mmd` that could be computed, each 0 (same distribution) .. 1.
 """
@@ -26,6 +31,7 @@ from llmops.errors import CheckFailed
 from llmops.runners.monitor import checks as checks_mod
 from llmops.runners.monitor.embed import embedding_drift
 from llmops.runners.monitor.quality import daily_series, feedback_figures, latency_histogram, request_figures
+from llmops.runners.monitor.retrieval import daily_retrieval, is_rag, retrieval_figures
 from llmops.runners.monitor.stats import combined_drift, text_drift
 from llmops.runners.monitor.window import make_window, read_window
 
@@ -51,7 +57,16 @@ DIRECTIONS = {
     "drift.embedding_mmd": "lower",
     "drift.reference_n": "none",
     "drift.live_n": "none",
+    "retrieval.requests": "none",
+    "retrieval.empty": "lower",
+    "retrieval.empty_retrieval_rate": "lower",
+    "retrieval.retrieval_p50_ms": "lower",
+    "retrieval.retrieval_p95_ms": "lower",
+    "retrieval.retrieval_p99_ms": "lower",
+    "retrieval.passages_mean": "none",
+    "retrieval.bad_answers": "lower",
 }
+RETRIEVAL_THRESHOLDS = frozenset({"max_empty_retrieval_rate", "max_p95_retrieval_ms"})
 
 
 def run(config: MonitorConfig, root: Path, *, now: float | None = None) -> None:
@@ -100,11 +115,24 @@ def compute(
     data and, for embedding drift, the model)."""
     live = live_inputs(requests, inputs.prompt, root)
     drift = drift_figures(inputs, root, live)
-    return {
+    figures = {
         "requests": request_figures(requests),
         "feedback": feedback_figures(feedback),
         "drift": drift,
     }
+    if watches_retrieval(inputs, requests):
+        figures["retrieval"] = retrieval_figures(requests, feedback)
+    return figures
+
+
+def watches_retrieval(inputs: MonitorInputs, requests: list[dict[str, Any]]) -> bool:
+    """Whether the metrics get a `retrieval` section: the deployment's prompt retrieves, a Policy
+    sets a retrieval threshold, or the gateway logged retrievals (a prompt changed since)."""
+    return (
+        bool(getattr(inputs, "retrieval_index", None))
+        or any(t.threshold in RETRIEVAL_THRESHOLDS for t in inputs.thresholds)
+        or any(is_rag(r) for r in requests)
+    )
 
 
 def live_inputs(requests: list[dict[str, Any]], prompt: Prompt | None, root: Path) -> list[str]:
@@ -174,6 +202,8 @@ def _write(
         with replace_dir(root / plots) as folder:
             _csv(folder / "latency.csv", latency_histogram(requests))
             _csv(folder / "daily.csv", daily_series(requests, feedback, window.start, window.end))
+            if "retrieval" in metrics:
+                _csv(folder / "retrieval.csv", daily_retrieval(requests, window.start, window.end))
     for path in outputs.metrics:
         write_text(root / path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
 
@@ -195,6 +225,14 @@ def _summary(stage: str, metrics: dict[str, Any]) -> None:
         f"{_show(f['rating_mean'])} over {f['rating_n']}, thumbs-down rate {_show(f['thumbs_down_rate'])}), "
         f"drift {_show(d['value'])}"
     )
+    if "retrieval" in metrics:
+        x = metrics["retrieval"]
+        print(
+            f"{stage}: {x['requests']} retrievals (empty rate {_show(x['empty_retrieval_rate'])}, "
+            f"p95 {_show(x['retrieval_p95_ms'])} ms), {x['bad_answers']} badly rated answers with passages"
+        )
+        for p in x["bad_answer_passages"][:3]:
+            print(f"  cited by {p['bad_answers']} bad answer(s): {p['id']}")
     for check in metrics["checks"]:
         print(f"  {check['status']:>8}  {check['policy']}: {check['threshold']} {check['limit']:g}")
 
@@ -218,6 +256,19 @@ def _job_summary(deployment: str, metrics: dict[str, Any]) -> None:
         ("corrections", f["corrections"]),
         ("drift", _show(d["value"]) + (f" ({d['skipped']})" if d.get("skipped") else "")),
     ]
+    if "retrieval" in metrics:
+        x = metrics["retrieval"]
+        rows += [
+            ("retrievals (empty rate)", f"{x['requests']} ({_show(x['empty_retrieval_rate'])})"),
+            (
+                "p50 / p95 retrieval (ms)",
+                f"{_show(x['retrieval_p50_ms'])} / {_show(x['retrieval_p95_ms'])}",
+            ),
+            (
+                "passages cited by bad answers",
+                ", ".join(f"{p['id']} ({p['bad_answers']})" for p in x["bad_answer_passages"][:5]) or "none",
+            ),
+        ]
     lines = [f"### monitor-{deployment}, last {metrics['window']['days']} day(s)", ""]
     if metrics.get("no_data"):
         lines += [f"> {metrics['no_data']}", ""]

@@ -56,6 +56,8 @@ def read_window(url: str, deployment: str, window: Window) -> Observations:
                     req.c.status_code,
                     req.c.latency_ms,
                     req.c.request_text,
+                    req.c.retrieval_ms,
+                    req.c.retrieved,
                 )
                 .where(req.c.deployment == deployment)
                 .where(req.c.created_at >= window.start, req.c.created_at < window.end)
@@ -63,7 +65,15 @@ def read_window(url: str, deployment: str, window: Window) -> Observations:
             ).mappings()
             requests = [dict(r) for r in request_rows]
             feedback_rows = conn.execute(
-                sa.select(fb.c.id, fb.c.created_at, fb.c.rating, fb.c.thumbs, fb.c.correction)
+                sa.select(
+                    fb.c.id,
+                    fb.c.created_at,
+                    fb.c.rating,
+                    fb.c.thumbs,
+                    fb.c.correction,
+                    fb.c.response_id,
+                    req.c.retrieval,  # the passages the rated answer cited (RAG deployments)
+                )
                 .select_from(fb.join(req, fb.c.response_id == req.c.id))
                 .where(req.c.deployment == deployment)
                 .where(fb.c.created_at >= window.start, fb.c.created_at < window.end)

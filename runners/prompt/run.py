@@ -25,6 +25,7 @@ from llmops.atomic import replace_dir, write_text
 from llmops.errors import StageFailed
 from llmops.prompting.golden import run_golden
 from llmops.prompting.render import PromptTemplate
+from llmops.prompting.retrieval import BATCH, open_augmenter, passage_ids
 
 if TYPE_CHECKING:
     from llmops.compiler.stages.prompt import PromptConfig
@@ -39,6 +40,8 @@ class _Lengths:
     total: int = 0
     count: int = 0
     longest: int = 0
+    passages: int = 0  # retrieved passages over all examples (RAG prompts)
+    empty: int = 0  # examples for which retrieval found nothing
     per_split: dict[str, int] = field(default_factory=dict)
 
     def add(self, chars: int) -> None:
@@ -64,12 +67,15 @@ def run(config: PromptConfig, root: Path) -> None:
     out_dir = root / config.outputs.outs[0]
     metrics_path = root / config.outputs.metrics[0]
 
+    retrieval_index = getattr(config.inputs, "retrieval_index", None)
+    augmenter = open_augmenter(template.retrieval, retrieval_index, root, owner=stage)
     lengths = _Lengths()
     with replace_dir(out_dir) as staging:
         splits = {}
         for split in SPLITS:
             rows = _read_rows(stage, dataset_dir / f"{split}.jsonl", dataset_rel)
-            examples = _examples(stage, template, split, rows, id_column, lengths)
+            checked = _augmented(augmenter, _checked(stage, template, split, rows))
+            examples = _examples(template, split, checked, id_column, lengths)
             splits[split] = _write_jsonl(staging / f"{split}.jsonl", examples)
             lengths.per_split[split] = splits[split]["rows"]
         manifest = {
@@ -82,6 +88,11 @@ def run(config: PromptConfig, root: Path) -> None:
             "splits": splits,
             "runner_version": config.runner_version,
         }
+        if augmenter is not None:
+            manifest["retrieval_index"] = retrieval_index
+            manifest["index_manifest_sha256"] = hashlib.sha256(
+                (root / str(retrieval_index) / "manifest.json").read_bytes()
+            ).hexdigest()
         write_text(staging / "manifest.json", _dump(manifest))
     metrics = {
         "examples": dict(lengths.per_split),
@@ -92,21 +103,19 @@ def run(config: PromptConfig, root: Path) -> None:
         },
         "prompt_hash": template.content_hash,
     }
+    if augmenter is not None:
+        metrics["retrieval"] = {
+            "passages_mean": round(lengths.passages / lengths.count, 3) if lengths.count else 0,
+            "empty_retrievals": lengths.empty,
+        }
     write_text(metrics_path, _dump(metrics))
 
 
-def _examples(
-    stage: str,
-    template: PromptTemplate,
-    split: str,
-    rows: Iterator[tuple[int, dict[str, Any]]],
-    id_column: str | None,
-    lengths: _Lengths,
-) -> Iterator[dict[str, Any]]:
-    """One example per row; a row without a declared variable stops the stage, naming it."""
-    completion_column = template.completion_column
-    wanted = [*template.variables, *([completion_column] if completion_column else [])]
-    for index, (line, row) in enumerate(rows):
+def _checked(
+    stage: str, template: PromptTemplate, split: str, rows: Iterator[tuple[int, dict[str, Any]]]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The rows; a row without a declared variable stops the stage, naming it."""
+    for line, row in rows:
         missing = [name for name in template.variables if row.get(name) is None]
         if missing:
             raise StageFailed(
@@ -114,13 +123,46 @@ def _examples(
                 f"{', '.join(repr(m) for m in missing)} of prompt '{template.name}' "
                 f"(the row has {', '.join(sorted(row)) or 'no columns'})"
             )
+        yield line, row
+
+
+def _augmented(
+    augmenter: Any | None, rows: Iterator[tuple[int, dict[str, Any]]]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The rows with their retrieved passages, retrieved a batch at a time (unchanged without)."""
+    if augmenter is None:
+        yield from rows
+        return
+    pending: list[tuple[int, dict[str, Any]]] = []
+    for pair in rows:
+        pending.append(pair)
+        if len(pending) >= BATCH:
+            yield from zip([n for n, _ in pending], augmenter.augment([r for _, r in pending]), strict=True)
+            pending = []
+    if pending:
+        yield from zip([n for n, _ in pending], augmenter.augment([r for _, r in pending]), strict=True)
+
+
+def _examples(
+    template: PromptTemplate,
+    split: str,
+    rows: Iterator[tuple[int, dict[str, Any]]],
+    id_column: str | None,
+    lengths: _Lengths,
+) -> Iterator[dict[str, Any]]:
+    """One example per row (rows checked and, for a RAG prompt, augmented already)."""
+    completion_column = template.completion_column
+    passages = template.passages_variable
+    wanted = [*template.variables, *([completion_column] if completion_column else [])]
+    wanted += [passages] if passages else []
+    for index, (line, row) in enumerate(rows):
         variables = {name: row[name] for name in wanted if name in row}
         rendered = template.render(variables, during=f"{split}.jsonl row {line}")
         reference = row.get(completion_column) if completion_column else None
         if reference is not None and not isinstance(reference, str):
             reference = json.dumps(reference, ensure_ascii=False, sort_keys=True)
         lengths.add(len(rendered.prompt if rendered.prompt is not None else rendered.user))
-        yield {
+        example = {
             "id": row[id_column] if id_column and row.get(id_column) is not None else index,
             "split": split,
             "messages": rendered.messages,
@@ -128,6 +170,11 @@ def _examples(
             "completion": template.completion_text(reference) if reference is not None else None,
             "reference": reference,
         }
+        if passages:
+            example["passages"] = passage_ids(row.get(passages))
+            lengths.passages += len(example["passages"])
+            lengths.empty += not example["passages"]
+        yield example
 
 
 def _dataset_manifest(stage: str, folder: Path, rel: str) -> bytes:

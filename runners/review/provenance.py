@@ -2,6 +2,7 @@
 
 - Base model built from a config by llmops (its folder's `llmops-model.json` has `built`): no
   third-party license applies, recorded as `BUILT` and always allowed.
+- A model tuned by llmops (a FineTune continued from another): its own base's license.
 - Local folder: the `license:` of its `README.md` YAML front matter, else `unknown`.
 - Hub model: the `license:` of the model card in the local Hugging Face cache, else `unknown`.
 - Data: each file the tuned model's card names leads to a dataset manifest (the file's folder's
@@ -55,12 +56,19 @@ def base_location(card: dict[str, Any]) -> PathModel | HubModel | None:
     return where if isinstance(where, PathModel | HubModel) else None
 
 
-def base_license(where: PathModel | HubModel | None, root: Path) -> str:
+MAX_CHAIN = 8  # FineTunes continued from FineTunes: how deep a base's own base is followed
+
+
+def base_license(where: PathModel | HubModel | None, root: Path, depth: int = 0) -> str:
+    """The license of a base model; a base that is itself a model tuned by llmops (a FineTune
+    continued from another) carries the license of the base it was tuned from."""
     if isinstance(where, PathModel):
         folder = root / where.path
         card = _json(folder / "llmops-model.json")
         if isinstance(card, dict) and card.get("built"):
             return BUILT
+        if isinstance(card, dict) and card.get("base_model") and depth < MAX_CHAIN:
+            return base_license(base_location(card), root, depth + 1)
         readme = folder / "README.md"
         if readme.is_file():
             return front_matter_license(readme.read_text(encoding="utf-8", errors="replace")) or UNKNOWN

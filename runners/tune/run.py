@@ -56,7 +56,14 @@ def train_stage(config: TuneConfig, root: Path, *, callbacks: Sequence[Any] = ()
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
     name, revision = resolve_location(inputs.base_model, root)
     tokenizer = load_tokenizer(name, revision)
-    examples = load_examples(inputs.prompt, root, tokenizer, dataset=inputs.dataset, examples=inputs.examples)
+    examples = load_examples(
+        inputs.prompt,
+        root,
+        tokenizer,
+        dataset=inputs.dataset,
+        examples=inputs.examples,
+        retrieval_index=getattr(inputs, "retrieval_index", None),
+    )
     if not examples.splits.get("train"):
         raise StageFailed(f"{config.stage}: the train split has no examples")
     encode_args = {

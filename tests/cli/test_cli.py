@@ -156,7 +156,16 @@ def test_schema_is_json_schema_for_every_kind(capsys):
     assert main(["schema"]) == 0
     schema = json.loads(capsys.readouterr().out)
     kinds = set(schema["discriminator"]["mapping"])
-    assert kinds == {"Project", "Dataset", "Prompt", "FineTune", "EvalSuite", "Policy", "Deployment"}
+    assert kinds == {
+        "Project",
+        "Dataset",
+        "KnowledgeIndex",
+        "Prompt",
+        "FineTune",
+        "EvalSuite",
+        "Policy",
+        "Deployment",
+    }
 
 
 def test_graph_formats(fixture_project, capsys):

@@ -44,7 +44,7 @@ def test_golden_cases_cover_every_kind():
     kinds = set()
     for case in CASES:
         kinds |= {sf.kind for sf in load_project(FIXTURES / case).specs}
-    assert kinds == {"Dataset", "Prompt", "FineTune", "EvalSuite", "Policy", "Deployment"}
+    assert kinds == {"Dataset", "KnowledgeIndex", "Prompt", "FineTune", "EvalSuite", "Policy", "Deployment"}
 
 
 def test_compile_is_deterministic_across_runs():

@@ -21,7 +21,7 @@ def test_connect_migrates_once_and_sets_wal(tmp_path) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0001"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
         tables = set(sa.inspect(conn).get_table_names())
     assert {"requests", "feedback", "alembic_version"} <= tables
     first.dispose()
@@ -97,3 +97,35 @@ def test_resolve_url_refuses_a_local_file_for_a_postgresql_deployment(tmp_path, 
     url = store.resolve_url(tmp_path, "support", "postgresql")
     assert url == "postgresql+psycopg://me:s3cret@db/feedback"
     assert store.safe_url(url) == "postgresql+psycopg://me:***@db/feedback"
+
+
+def test_a_0001_store_upgrades_in_place_with_the_retrieval_columns(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path}/old.sqlite3"
+    old = sa.create_engine(url)
+    store.upgrade(old, "0001")
+    with old.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO requests (id, created_at, deployment, route, status_code, latency_ms) "
+            "VALUES ('r1', 1.0, 'support', '/v1/chat/completions', 200, 5.0)"
+        )
+    old.dispose()
+    engine = store.connect(url)
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(store.requests)).mappings().one()
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
+    engine.dispose()
+    assert row["id"] == "r1" and row["latency_ms"] == 5.0
+    assert (row["retrieval_ms"], row["retrieved"], row["retrieval"]) == (None, None, None)
+
+
+def test_the_retrieval_migration_compiles_for_postgresql() -> None:
+    from alembic import command
+
+    config = store.alembic_config()
+    config.set_main_option("sqlalchemy.url", "postgresql+psycopg://llmops@db.example/llmops")
+    config.output_buffer = io.StringIO()
+    command.upgrade(config, "0001:0002", sql=True)
+    ddl = config.output_buffer.getvalue()
+    assert "ALTER TABLE requests ADD COLUMN retrieval_ms FLOAT" in ddl
+    assert "ALTER TABLE requests ADD COLUMN retrieved INTEGER" in ddl
+    assert "ALTER TABLE requests ADD COLUMN retrieval TEXT" in ddl

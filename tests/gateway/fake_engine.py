@@ -3,7 +3,8 @@
 It answers "echo: <last user text>" (PII included, so the gateway's redaction of responses is
 tested too), reports token usage as word counts, streams one word per SSE event, and misbehaves
 on request: a prompt containing ENGINE-FAIL gets a 500, DUP-ID gets an id already used,
-SLOW-STREAM streams a word every 50 ms.
+SLOW-STREAM streams a word every 50 ms. `GET /_requests` lists the last request bodies it got
+(`{"path", "body"}`, oldest first), so tests can check exactly what the gateway sent.
 Run as a script (`python fake_engine.py --port N [--delay-ms D]`) or import `app`.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import os
 import time
@@ -23,6 +25,7 @@ from starlette.routing import Route
 
 MODEL = os.environ.get("FAKE_ENGINE_MODEL", "fake-model")
 DELAY_S = float(os.environ.get("FAKE_ENGINE_DELAY_MS", "0")) / 1000
+RECEIVED: collections.deque = collections.deque(maxlen=64)
 
 
 def _prompt(body: dict, chat: bool) -> str:
@@ -36,6 +39,7 @@ def _prompt(body: dict, chat: bool) -> str:
 async def _complete(request: Request) -> Response:
     chat = request.url.path.endswith("/chat/completions")
     body = await request.json()
+    RECEIVED.append({"path": request.url.path, "body": body})
     if body.get("model") != MODEL:
         return JSONResponse(
             {"detail": f"Server is pinned to '{MODEL}'; requested {body.get('model')!r}."}, 400
@@ -79,6 +83,10 @@ async def _stream(rid: str, words: list[str], usage: dict, chat: bool, created: 
     yield "data: [DONE]\n\n"
 
 
+async def _requests(_request: Request) -> Response:
+    return JSONResponse(list(RECEIVED))
+
+
 async def _models(_request: Request) -> Response:
     return JSONResponse({"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "fake"}]})
 
@@ -88,6 +96,7 @@ app = Starlette(
         Route("/v1/chat/completions", _complete, methods=["POST"]),
         Route("/v1/completions", _complete, methods=["POST"]),
         Route("/v1/models", _models, methods=["GET"]),
+        Route("/_requests", _requests, methods=["GET"]),
     ]
 )
 

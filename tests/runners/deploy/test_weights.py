@@ -76,7 +76,7 @@ def test_modified_weights_are_refused(change, tuned_project, make_spec, make_dep
         (root / folder / "config.json").write_text((root / folder / "config.json").read_text() + " ")
     actual = md5_on_disk(root / folder)
     message = _refused(root, make_spec, make_deploy_config)
-    assert f"refused: deploy-support: {folder} is not the approved weights" in message
+    assert f"refused: deploy-support: {folder} is not what the merge approved" in message
     assert f"dvc.lock (stage tune-tiny) at {sha[:12]} approves {expected}" in message
     assert f"the folder here hashes to {actual}" in message
     assert f"run `dvc pull --force {folder}`" in message
@@ -128,3 +128,23 @@ def test_the_exact_weights_are_accepted_with_the_records_dvc_wrote(tuned_project
     git_in(root, "commit", "-q", "-m", "the base is no longer tracked")
     with pytest.raises(CheckFailed, match=r"would serve base, but the folder is not an output in dvc\.lock"):
         verify_weights(STAGE, model, root)
+
+
+def test_a_knowledge_index_the_lock_does_not_approve_is_refused(
+    tuned_project, make_spec, make_deploy_config, approved
+):
+    """A RAG deployment's gateway retrieves from its index folder: the deploy job checks it
+    against the committed dvc.lock like the weights, so a swapped index is refused too."""
+    root = tuned_project
+    index = root / "artifacts" / "indexes" / "kb"
+    index.mkdir(parents=True)
+    (index / "manifest.json").write_text('{"format": 1}')
+    approved(root, "base", "models/tiny", "artifacts/indexes/kb")
+    (index / "chunks.jsonl").write_text('{"id": "planted#0", "text": "call this number"}\n')
+    config = make_deploy_config(make_spec()).model_copy(deep=True)
+    inputs = config.inputs.model_copy(update={"retrieval_index": "artifacts/indexes/kb"})
+    with pytest.raises(CheckFailed) as caught:
+        run(config.model_copy(update={"inputs": inputs}), root)
+    message = str(caught.value)
+    assert message.startswith("refused: deploy-support: artifacts/indexes/kb is not what the merge approved")
+    assert not (root / ".llmops" / "serve" / "support" / "live.json").exists()

@@ -33,6 +33,24 @@ def test_built_base_is_allowed_and_local_folders_read_their_readme(tmp_path):
     assert base_license(None, tmp_path) == UNKNOWN
 
 
+def test_a_model_tuned_from_a_tuned_model_carries_the_license_of_the_first_base(tmp_path):
+    """A FineTune continued from another (base_model: {finetune: ...}) has that model's folder as
+    its base; the license is the one of the base that model was tuned from, down the chain."""
+    _write(tmp_path / "local" / "README.md", "---\nlicense: apache-2.0\n---\n")
+    _write(
+        tmp_path / "first" / "llmops-model.json",
+        json.dumps({"adapter": True, "base_model": {"path": "local"}}),
+    )
+    _write(
+        tmp_path / "second" / "llmops-model.json",
+        json.dumps({"adapter": True, "base_model": {"path": "first"}}),
+    )
+    assert base_license(PathModel(path="second"), tmp_path) == "apache-2.0"
+    # a card naming itself as its base ends at the chain limit, unknown, instead of looping
+    _write(tmp_path / "loop" / "llmops-model.json", json.dumps({"base_model": {"path": "loop"}}))
+    assert base_license(PathModel(path="loop"), tmp_path) == UNKNOWN
+
+
 def test_the_cards_base_model_is_read_as_a_model_location():
     assert base_location({"base_model": {"path": "base"}}) == PathModel(path="base")
     assert base_location({"base_model": {"hub": "org/m", "revision": "abc"}}) == HubModel(
