@@ -33,8 +33,26 @@ _STOP_LIST = (
 STOPWORDS = frozenset(_STOP_LIST.split())
 
 
+_BUILT: dict[tuple[int, int, int], Path] = {}  # one build per process and settings, then copies
+
+
 def build_tiny_embedder(folder: Path, *, hidden: int = 64, layers: int = 1, seed: int = 0) -> Path:
-    """Write a sentence-transformers model folder (safetensors) to `folder` and return it."""
+    """Write a sentence-transformers model folder (safetensors) to `folder` and return it.
+
+    The model is built once per test process and settings; later calls copy that folder (the
+    build is deterministic, so a copy is what a new build would write)."""
+    import shutil
+    import tempfile
+
+    key = (hidden, layers, seed)
+    if key not in _BUILT:
+        _BUILT[key] = _build(Path(tempfile.mkdtemp(prefix="tiny-embedder-")), hidden, layers, seed)
+    out = Path(folder) / "model"
+    shutil.copytree(_BUILT[key], out, dirs_exist_ok=True)
+    return out
+
+
+def _build(folder: Path, hidden: int, layers: int, seed: int) -> Path:
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
