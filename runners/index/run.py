@@ -54,7 +54,8 @@ def run(config: IndexConfig, root: Path) -> None:
         [c.text for c in chunks],
         [c.sha256 for c in chunks],
         cached,
-        lambda texts: embedder.encode(texts, embedding.batch_size, embedding.normalize, False),
+        # a progress bar per batch: embedding is the part of a large index build one waits on
+        lambda texts: embedder.encode(texts, embedding.batch_size, embedding.normalize, progress=True),
         embedder.dimensions,
     )
     embedding_s = time.perf_counter() - started
