@@ -156,10 +156,13 @@ class Writer:
     def _insert(self, conn: sa.Connection, batch: list[_Item]) -> list[Any]:
         results: list[Any] = [None] * len(batch)
         logs = [i for i, item in enumerate(batch) if item.table == "requests"]
-        if logs:
-            conn.execute(requests.insert(), [batch[i].row for i in logs])
-            for i in logs:
-                results[i] = batch[i].row["id"]
+        # One executemany per set of keys: SQLAlchemy takes the columns from the first row, so a
+        # row with a key the first lacks (a RAG request's `retrieval` after a plain one) would lose
+        # that value without a word.
+        for same_keys in _by_keys(batch[i].row for i in logs):
+            conn.execute(requests.insert(), same_keys)
+        for i in logs:
+            results[i] = batch[i].row["id"]
         notes = [i for i, item in enumerate(batch) if item.table == "feedback"]
         if notes:
             wanted = {batch[i].row["response_id"] for i in notes}
@@ -172,9 +175,10 @@ class Writer:
                     results[i] = UnknownResponse(batch[i].row["response_id"])
             if ok:
                 statement = feedback.insert().returning(feedback.c.id, sort_by_parameter_order=True)
-                ids = conn.scalars(statement, [batch[i].row for i in ok]).all()
-                for i, new_id in zip(ok, ids, strict=True):
-                    results[i] = new_id
+                for group in _groups_by_keys(ok, lambda i: batch[i].row):
+                    ids = conn.scalars(statement, [batch[i].row for i in group]).all()
+                    for i, new_id in zip(group, ids, strict=True):
+                        results[i] = new_id
         return results
 
     def _write_row_by_row(self, batch: list[_Item]) -> list[Any]:
@@ -229,6 +233,20 @@ def _redact_values(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _redact_values(v) for k, v in value.items()}
     return value
+
+
+def _groups_by_keys(indexes: list[int], row_of: Any) -> list[list[int]]:
+    """`indexes` grouped by the key set of their rows, in first-seen order."""
+    groups: dict[frozenset[str], list[int]] = {}
+    for i in indexes:
+        groups.setdefault(frozenset(row_of(i)), []).append(i)
+    return list(groups.values())
+
+
+def _by_keys(rows: Any) -> list[list[dict[str, Any]]]:
+    listed = list(rows)
+    groups = _groups_by_keys(list(range(len(listed))), listed.__getitem__)
+    return [[listed[i] for i in group] for group in groups]
 
 
 def _resolve(batch: list[_Item], results: list[Any]) -> None:

@@ -140,3 +140,26 @@ def test_a_store_that_is_down_still_fails_every_row(tmp_path) -> None:
     writer.close()
     assert all(isinstance(r, sa.exc.OperationalError) for r in results)
     assert not any(isinstance(r, RowRejected) for r in results)
+
+
+def test_rows_of_different_shapes_in_one_batch_keep_every_value(tmp_path) -> None:
+    """SQLAlchemy's executemany takes its columns from the first row: a RAG request's retrieval
+    record after a plain request in the same batch was dropped without a word (and the test
+    above failed whenever its odd rows were not first in their batch)."""
+    from llmops.gateway.writer import Writer
+
+    engine = store.connect(f"sqlite:///{tmp_path}/k.sqlite3")
+    writer = Writer(engine, max_batch=50)
+    rows = [_request(f"k{i}") for i in range(40)]
+    for i in range(1, 40, 2):
+        rows[i].update(model="m", retrieval_ms=1.5, retrieved=2, retrieval={"index": "kb", "passages": []})
+    for row in rows:  # all queued before the writer starts: they share one batch, plain row first
+        writer.log_request_nowait(row)
+    writer.start()
+    writer.close()
+    with engine.connect() as conn:
+        got = {r.id: r for r in conn.execute(sa.select(store.requests))}
+    assert len(got) == 40
+    assert all(got[f"k{i}"].model == "m" and got[f"k{i}"].retrieved == 2 for i in range(1, 40, 2))
+    assert all(got[f"k{i}"].retrieval and got[f"k{i}"].retrieval_ms == 1.5 for i in range(1, 40, 2))
+    assert all(got[f"k{i}"].model is None and got[f"k{i}"].retrieval is None for i in range(0, 40, 2))
