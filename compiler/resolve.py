@@ -79,7 +79,10 @@ def _consistency(sf: SpecFile, by_kind: dict[str, dict[str, SpecFile]]) -> list[
     found = []
     if sf.kind == "FineTune":
         prompt = by_kind.get("Prompt", {}).get(sf.spec.prompt)
-        if prompt and prompt.spec.dataset and prompt.spec.dataset != sf.spec.dataset:
+        # a preference FineTune renders the prompt its parent was tuned with over its own pairs
+        # (what is preferred is judged on the prompt that is served), so another dataset is fine
+        preference = sf.spec.objective.preference
+        if prompt and prompt.spec.dataset and prompt.spec.dataset != sf.spec.dataset and not preference:
             found.append(
                 sf.at(
                     "prompt",

@@ -105,6 +105,19 @@ def _with_remote(job: Job, project: Project) -> Job:
     return dataclasses.replace(job, extras=extras)
 
 
+def _with_loop(job: Job, stage: Stage) -> Job:
+    """A monitor job with its Deployment's alert webhook and feedback loop (`monitoring.loop`,
+    `monitoring.alert_webhook_env`). Every monitor job annotates a failure (`llmops loop alert`);
+    the webhook and the pull request only where the Deployment configures them."""
+    monitoring = stage.spec.spec.monitoring
+    return dataclasses.replace(
+        job,
+        deployment=stage.spec.name,
+        alert_webhook_env=monitoring.alert_webhook_env,
+        open_pr=monitoring.loop is not None,
+    )
+
+
 def _fork_guard(labels: tuple[str, ...]) -> str | None:
     return None if github_hosted(labels) else SAME_REPO
 
@@ -129,6 +142,13 @@ class Job:
     pull: str = ""  # deploy and monitor jobs: the DVC-tracked paths they pull, space-separated
     pr: bool = False  # a pull-request job: checks out the head commit
     write_contents: bool = False  # the commit job: pushes CI's results to the pull request
+    # monitor jobs: the Deployment's name, its alert webhook secret, and whether it closes the loop
+    # (`monitoring.loop`: push a branch and open a pull request, the only writes it may make)
+    deployment: str = ""
+    alert_webhook_env: str | None = None
+    open_pr: bool = False
+    # repository secrets the stage reads from its environment (an eval's judge endpoint and key)
+    secrets: tuple[str, ...] = ()
 
 
 def emit_workflows(index: Index, graph: StageGraph) -> dict[str, str]:
@@ -240,6 +260,7 @@ def emit_workflows(index: Index, graph: StageGraph) -> dict[str, str]:
             for s in monitors
         ]
         monitor_jobs = [_with_remote(job, project) if job.pull else job for job in monitor_jobs]
+        monitor_jobs = [_with_loop(job, s) for job, s in zip(monitor_jobs, monitors, strict=True)]
         files[MONITOR_WORKFLOW] = _render(
             "llmops-monitor.yml.j2", **context, schedules=schedules, monitor_jobs=monitor_jobs
         )
@@ -403,6 +424,7 @@ def _job(
         condition=condition,
         matrix=matrix,
         extras=runner_extras(stage),
+        secrets=runner_secrets(stage),
         policy=policy,
         read_reviews=read_reviews,
         pull=pull,
@@ -427,6 +449,9 @@ def runner_extras(stage: Stage) -> tuple[str, ...]:
     resources = getattr(spec, "resources", None)
     if stage.kind == "tune" and method is not None and method.type == "qlora":
         extras.add("qlora")
+    objective = getattr(spec, "objective", None)
+    if stage.kind == "tune" and objective is not None and objective.preference:
+        extras.add("preference")  # TRL's DPO/ORPO/KTO/SimPO trainers
     if (
         stage.kind == "tune"
         and stage.gpus > 1
@@ -436,11 +461,30 @@ def runner_extras(stage: Stage) -> tuple[str, ...]:
         extras.add("deepspeed")
     if stage.kind in ("eval", "deploy") and stage.gpus > 0:
         extras.add("gpu")
+    if stage.kind == "eval" and getattr(spec, "harness", None) is not None:
+        extras.add("harness")  # lm-evaluation-harness tasks
     if getattr(getattr(stage.config, "inputs", None), "retrieval_index", None):
         extras.add("rag")  # its prompt retrieves: the embedding model and the vector index load here
     return tuple(sorted(extras))
 
 
+def runner_secrets(stage: Stage) -> tuple[str, ...]:
+    """The environment variables an eval stage's judges read (`judge.url_env`, `judge.key_env`,
+    faithfulness's `judge_url_env`/`judge_key_env`): each comes from the repository secret of the
+    same name. The names are checked identifiers; the URL and key never appear in the spec."""
+    spec = stage.config.spec if stage.config is not None else None
+    if stage.kind != "eval" or spec is None:
+        return ()
+    names = set()
+    judge = getattr(spec, "judge", None)
+    if judge is not None:
+        names.update(n for n in (judge.url_env, judge.key_env) if n)
+    for metric in getattr(spec, "metrics", None) or ():
+        names.update(str(metric.args[k]) for k in ("judge_url_env", "judge_key_env") if metric.args.get(k))
+    return tuple(sorted(n for n in names if _SECRET.match(n)))
+
+
+_SECRET = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 _REQUIREMENT = re.compile(r"^(?P<name>\.|[A-Za-z0-9._-]+)(?:\[(?P<extras>[A-Za-z0-9,_-]*)\])?(?P<rest>.*)$")
 
 

@@ -98,6 +98,14 @@ class Source(SpecModel):
         default_factory=Provenance,
         description="Where the source came from and its license; recorded in the manifest.",
     )
+    priority: int = Field(
+        default=0,
+        ge=-1000,
+        le=1000,
+        description="Rank of this source's records in a dedup step with `keep: preferred`: of duplicate "
+        "records, the one from the source with the highest priority stays (ties: the one read last). "
+        "`llmops feedback export --add-to` writes 10, so corrections beat the answers they correct.",
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> Source:
@@ -165,17 +173,29 @@ class LanguageFilter(_Step):
     )
 
 
+DedupKeep = Literal["first", "last", "preferred"]
+_KEEP_DESCRIPTION = (
+    "Which record of a group of duplicates stays: `first` the one read first (sources in spec order, "
+    "then file order); `last` the one read last, so a later source (e.g. the newest feedback export) "
+    "wins; `preferred` the one whose source has the highest `priority` (ties: the one read last). "
+    "Survivors keep their read order; with `last`/`preferred`, a dedup-exact survivor takes the columns "
+    "it lacks (e.g. `label`) from the duplicates it replaced."
+)
+
+
 class DedupExact(_Step):
     step: Literal["dedup-exact"] = Field(
-        description="Drop records whose normalized `columns` an earlier record already had."
+        description="Drop records whose normalized `columns` another record also has; "
+        "`keep` says which stays."
     )
     columns: list[Column] = Field(default_factory=list, description="Default: the text column.")
+    keep: DedupKeep = Field(default="first", description=_KEEP_DESCRIPTION)
 
 
 class DedupNear(_Step):
     step: Literal["dedup-near"] = Field(
         description="Drop near duplicates (MinHash LSH over character shingles); "
-        "the first of each cluster stays."
+        "`keep` says which record of each cluster stays (default the first)."
     )
     column: Column | None = Field(default=None, description="Column compared; default: the text column.")
     threshold: float = Field(
@@ -191,6 +211,7 @@ class DedupNear(_Step):
         description="MinHash permutations per signature: more is more precise and slower.",
     )
     shingle: int = Field(default=5, ge=1, le=32, description="Length of the character n-grams compared.")
+    keep: DedupKeep = Field(default="first", description=_KEEP_DESCRIPTION)
 
 
 class PiiRedact(_Step):

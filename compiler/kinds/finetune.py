@@ -21,6 +21,7 @@ from llmops.compiler.kinds.common import (
     SpecBase,
     SpecModel,
 )
+from llmops.compiler.kinds.dataset import Column
 
 
 class BuildBase(SpecModel):
@@ -147,7 +148,80 @@ class Training(SpecModel):
     max_grad_norm: float = Field(default=1.0, ge=0, description="Gradients are clipped to this norm.")
 
 
-_SWEEP_PATH = re.compile(r"^(training|method)\.[a-z_]{1,64}$")
+# The DPO loss variants TRL 1.16's DPOTrainer accepts (`DPOConfig.loss_type`).
+DpoLoss = Literal[
+    "sigmoid",
+    "hinge",
+    "ipo",
+    "exo_pair",
+    "nca_pair",
+    "robust",
+    "bco_pair",
+    "sppo_hard",
+    "aot",
+    "aot_unpaired",
+    "apo_zero",
+    "apo_down",
+    "discopop",
+    "sigmoid_norm",
+]
+PREFERENCE_OBJECTIVES = ("dpo", "orpo", "kto", "simpo")
+
+
+class Objective(SpecModel):
+    """What the tuning optimises: next-token loss on answers (sft), or a preference objective
+    trained with TRL on pairs (dpo, orpo, simpo: prompt, chosen, rejected) or on single answers
+    marked good or bad (kto: prompt, completion, label). The prompt always comes from rendering
+    the FineTune's Prompt over the row, exactly as SFT renders it, so serving sees the same text."""
+
+    type: Literal["sft", "dpo", "orpo", "kto", "simpo"] = Field(
+        default="sft",
+        description="sft: supervised answers; dpo, orpo, simpo: chosen/rejected pairs; kto: answers "
+        "labelled good or bad.",
+    )
+    beta: float = Field(
+        default=0.1,
+        gt=0,
+        description="dpo/kto: how far the policy may move from the reference (higher: less); orpo: the "
+        "weight of the odds-ratio term; simpo: the reward scale.",
+    )
+    loss_type: DpoLoss | None = Field(
+        default=None, description="dpo only: the DPO loss variant TRL computes; default sigmoid."
+    )
+    simpo_gamma: float = Field(default=0.5, ge=0, description="simpo only: the target reward margin.")
+    desirable_weight: float = Field(
+        default=1.0, gt=0, description="kto only: weight of the losses of good answers."
+    )
+    undesirable_weight: float = Field(
+        default=1.0, gt=0, description="kto only: weight of the losses of bad answers."
+    )
+    chosen_column: Column = Field(default="chosen", description="Pairs: the column of the preferred answer.")
+    rejected_column: Column = Field(
+        default="rejected", description="Pairs: the column of the answer not preferred."
+    )
+    completion_column: Column = Field(default="completion", description="kto: the column of the answer.")
+    label_column: Column = Field(
+        default="label", description="kto: the column saying whether the answer is good (true) or bad."
+    )
+    max_prompt_length: int | None = Field(
+        default=None,
+        ge=1,
+        description="Preference objectives: prompts longer than this many tokens keep their last ones "
+        "(the question nearest the answer); unset: only training.max_length cuts.",
+    )
+
+    @model_validator(mode="after")
+    def _fits_type(self) -> Objective:
+        if self.loss_type is not None and self.type != "dpo":
+            raise ValueError(f"loss_type is a dpo setting; objective type is {self.type}")
+        return self
+
+    @property
+    def preference(self) -> bool:
+        return self.type in PREFERENCE_OBJECTIVES
+
+
+_SWEEP_PATH = re.compile(r"^(training|method|objective)\.[a-z_]{1,64}$")
 _SWEEP_TEXT = r"^[A-Za-z0-9_.+-]{1,64}$"
 SWEEP_MAX_TRIALS = 256
 SWEEP_MAX_KEY = 128
@@ -155,11 +229,12 @@ SweepScalar = bool | int | float | str
 
 
 def _sweep_path_problem(path: str) -> str | None:
-    """Why `path` is not `training.<field>` or `method.<field>` naming a real field, or None."""
+    """Why `path` is not `training.<field>`, `method.<field>` or `objective.<field>` naming a
+    real field, or None."""
     if not _SWEEP_PATH.match(path):
-        return f"'{path}' is not training.<field> or method.<field>"
+        return f"'{path}' is not training.<field>, method.<field> or objective.<field>"
     section, field = path.split(".", 1)
-    fields = (Training if section == "training" else Method).model_fields
+    fields = {"training": Training, "method": Method, "objective": Objective}[section].model_fields
     if field in fields:
         return None
     from llmops.compiler.diagnose import suggest
@@ -185,7 +260,7 @@ def _sweep_value(value: Any) -> SweepScalar:
 ParamPath = Annotated[
     str,
     WithJsonSchema({"type": "string", "pattern": _SWEEP_PATH.pattern}),
-    Field(description="`training.<field>` or `method.<field>`: a field the sweep varies."),
+    Field(description="`training.<field>`, `method.<field>` or `objective.<field>`: a field to vary."),
 ]
 SweepValue = Annotated[
     SweepScalar,
@@ -212,7 +287,8 @@ class Sweep(SpecModel):
     """
 
     parameters: dict[ParamPath, Annotated[list[SweepValue], Field(min_length=1)]] = Field(
-        min_length=1, description="`training.<field>` or `method.<field>` -> the values to try."
+        min_length=1,
+        description="`training.<field>`, `method.<field>` or `objective.<field>` -> the values to try.",
     )
     metric: str = Field(
         default="eval_loss",
@@ -233,7 +309,7 @@ class Sweep(SpecModel):
 
     @staticmethod
     def apply(finetune: Any, params: dict[str, SweepScalar]) -> Any:
-        """The FineTune with one trial's values in training/method and no sweep of its own."""
+        """The FineTune with one trial's values in training/method/objective and no sweep of its own."""
         changed: dict[str, dict[str, Any]] = {}
         for path, value in params.items():
             section, field = path.split(".", 1)
@@ -299,6 +375,13 @@ class FineTune(SpecBase):
     training: Training = Field(
         default_factory=Training, description="Hyperparameters of the Transformers Trainer."
     )
+    objective: Objective = Field(
+        default_factory=Objective,
+        # left out of compiled configs while it is the default, so SFT stages keep their params
+        exclude_if=lambda v: v == Objective(),
+        description="What the tuning optimises: sft (default) or a preference objective (dpo, orpo, kto, "
+        "simpo) on TRL.",
+    )
     sweep: Sweep | None = Field(
         default=None, description="A grid of settings to try; the best trial becomes the model."
     )
@@ -310,6 +393,23 @@ class FineTune(SpecBase):
         description="retired: no longer built or trained (its stages leave the pipeline); "
         "the spec stays in git so the audit keeps its record.",
     )
+
+    @model_validator(mode="after")
+    def _objective_fits_method(self) -> FineTune:
+        """TRL's preference trainers tune LoRA adapters or all weights; prompt tuning's virtual
+        tokens do not fit their paired forward passes."""
+        variants = [self]
+        for _, params in self.sweep.trials() if self.sweep else []:
+            try:
+                variants.append(Sweep.apply(self, params))
+            except ValidationError:
+                continue  # a bad value: `_sweep_values` reports it with its place
+        for variant in variants:
+            if variant.objective.preference and variant.method.type == "prompt-tuning":
+                raise ValueError(
+                    f"objective {variant.objective.type} needs method lora, qlora or full, not prompt-tuning"
+                )
+        return self
 
     @model_validator(mode="after")
     def _sweep_values(self) -> FineTune:

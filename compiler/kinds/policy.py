@@ -171,8 +171,21 @@ MonitoringThreshold = Literal[
     # deployments whose prompt retrieves: requests that found no passage, and retrieval latency
     "max_empty_retrieval_rate",
     "max_p95_retrieval_ms",
+    # abuse (the gateway's flags, `serving.abuse`): shares of requests, and counts of API keys
+    "max_injection_rate",
+    "max_jailbreak_rate",
+    "max_pii_prompt_rate",
+    "max_rate_limited_rate",
+    "max_rate_anomaly_keys",
+    "max_repeated_pii_keys",
 ]
-_RATES = ("max_empty_retrieval_rate",)
+_RATES = (
+    "max_empty_retrieval_rate",
+    "max_injection_rate",
+    "max_jailbreak_rate",
+    "max_pii_prompt_rate",
+    "max_rate_limited_rate",
+)
 
 
 class Policy(SpecBase):

@@ -20,7 +20,7 @@ from typing import Literal
 from pydantic import Field
 
 from llmops.compiler.catalog import stage_name
-from llmops.compiler.kinds.evalsuite import EvalSuite
+from llmops.compiler.kinds.evalsuite import JUDGE_VARIABLES, EvalSuite
 from llmops.compiler.kinds.prompt import Prompt
 from llmops.compiler.parse import SpecFile
 from llmops.compiler.plotdefs import EVAL_PLOTS
@@ -54,13 +54,19 @@ LabeledModel = LabeledPath | LabeledHub | LabeledDeployment
 
 
 class EvalInputs(ConfigModel):
-    dataset: str
-    prompt: Result(Prompt)
+    # the split's Dataset folder and the Prompt: set when the suite has `metrics` (harness-only
+    # suites have neither, and the JSON leaves them out)
+    dataset: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    prompt: Result(Prompt) | None = Field(default=None, exclude_if=lambda v: v is None)
     seed: int
     models: list[LabeledModel]
     baselines: list[LabeledModel]
     # the KnowledgeIndex folder, when the prompt retrieves (absent from the JSON otherwise)
     retrieval_index: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    # the judged metrics' judge: its Prompt per judged metric, and its model when it is a local one
+    # (absent otherwise)
+    judge_prompts: dict[str, Result(Prompt)] = Field(default_factory=dict, exclude_if=lambda v: not v)
+    judge_model: LabeledModel | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class EvalConfig(StageConfig):
@@ -83,9 +89,12 @@ def labeled(where: ModelLocation, label: str) -> LabeledModel:
 
 def build(ctx: BuildContext, sf: SpecFile) -> list[Stage]:
     spec: EvalSuite = sf.spec
-    ctx.get("Dataset", spec.dataset)
-    deps = [ctx.dataset_dir(spec.dataset)]
-    upstream = [stage_name("data", spec.dataset)]
+    deps: list[str | None] = []
+    upstream: list[str | None] = []
+    if spec.dataset is not None:
+        ctx.get("Dataset", spec.dataset)
+        deps.append(ctx.dataset_dir(spec.dataset))
+        upstream.append(stage_name("data", spec.dataset))
     groups: dict[str, list[LabeledModel]] = {"models": [], "baselines": []}
     for group, refs in (("models", spec.models), ("baselines", spec.baselines)):
         for ref in refs:
@@ -93,13 +102,18 @@ def build(ctx: BuildContext, sf: SpecFile) -> list[Stage]:
             deps.append(dep)
             upstream.append(stage)
             groups[group].append(labeled(where, ref.label))
-    prompt = ctx.get("Prompt", spec.prompt)
-    if prompt.spec.template_file:
-        deps.append(prompt.spec.template_file)
-    index_deps, index_dir, index_stage = ctx.retrieval(prompt.spec)
-    deps += index_deps
-    upstream.append(index_stage)
+    prompt = ctx.get("Prompt", spec.prompt) if spec.prompt is not None else None
+    index_dir = None
+    if prompt is not None:
+        if prompt.spec.template_file:
+            deps.append(prompt.spec.template_file)
+        index_deps, index_dir, index_stage = ctx.retrieval(prompt.spec)
+        deps += index_deps
+        upstream.append(index_stage)
+    if spec.harness is not None and spec.harness.include_path:
+        deps.append(spec.harness.include_path)  # the local task YAMLs and their data files
     deps += metric_files(ctx, sf)
+    judge_prompts, judge_model = judge_inputs(ctx, sf, deps, upstream)
     name = stage_name("eval", sf.name)
     plots = ctx.plot_props(name, EVAL_PLOTS)
     return [
@@ -108,11 +122,13 @@ def build(ctx: BuildContext, sf: SpecFile) -> list[Stage]:
             sf,
             spec=spec,
             inputs=EvalInputs(
-                dataset=ctx.dataset_dir(spec.dataset),
-                prompt=prompt.spec,
+                dataset=ctx.dataset_dir(spec.dataset) if spec.dataset is not None else None,
+                prompt=prompt.spec if prompt is not None else None,
                 seed=ctx.seed(spec.generation.seed),
                 **groups,
                 retrieval_index=index_dir,
+                judge_prompts=judge_prompts,
+                judge_model=judge_model,
             ),
             deps=deps,
             upstream=upstream,
@@ -123,6 +139,48 @@ def build(ctx: BuildContext, sf: SpecFile) -> list[Stage]:
             reports=[ctx.report_file(name)],
         )
     ]
+
+
+def judge_inputs(
+    ctx: BuildContext, sf: SpecFile, deps: list, upstream: list
+) -> tuple[dict[str, Prompt], LabeledModel | None]:
+    """The judge's Prompt per judged metric and its local model (adding their files and stages to
+    deps/upstream). A judge prompt must declare the variables its metric fills: a spec error at
+    `judge.prompt` (or `judge.rubric_prompt`)."""
+    spec: EvalSuite = sf.spec
+    if spec.judge is None:
+        return {}, None
+    prompts: dict[str, Prompt] = {}
+    for metric in spec.metrics or []:
+        if metric.name not in JUDGE_VARIABLES:
+            continue
+        field = "rubric_prompt" if metric.name == "judge_rubric" and spec.judge.rubric_prompt else "prompt"
+        prompt = ctx.get("Prompt", getattr(spec.judge, field)).spec
+        missing = [v for v in JUDGE_VARIABLES[metric.name] if v not in prompt.variables]
+        if missing:
+            raise SpecError(
+                [
+                    sf.at(
+                        "judge",
+                        field,
+                        message=f"metric {metric.name} fills the judge prompt's variables "
+                        f"{', '.join(JUDGE_VARIABLES[metric.name])}, but Prompt '{prompt.name}' "
+                        f"does not declare {', '.join(missing)}",
+                        hint=f"add {', '.join(missing)} to the Prompt's `variables` (and its template)"
+                        + ("" if field == "rubric_prompt" else "; judge_rubric may have a rubric_prompt"),
+                    )
+                ]
+            )
+        if prompt.template_file:
+            deps.append(prompt.template_file)
+        prompts[metric.name] = prompt
+    model = None
+    if spec.judge.model is not None:
+        dep, stage, where = ctx.model_location(spec.judge.model)
+        deps.append(dep)
+        upstream.append(stage)
+        model = labeled(where, spec.judge.model.label)
+    return prompts, model
 
 
 def metric_files(ctx: BuildContext, sf: SpecFile) -> list[str]:

@@ -69,8 +69,9 @@ def tune_inputs(
     deps = [ctx.dataset_dir(spec.dataset), base_dep]
     upstream = [stage_name("data", spec.dataset), base_stage]
     examples = None
-    if prompt.spec.dataset == spec.dataset:
+    if prompt.spec.dataset == spec.dataset and not spec.objective.preference:
         # the prompt stage rendered this very dataset; otherwise the runner renders it itself
+        # (always for a preference objective: the rendered examples hold no chosen/rejected)
         examples = ctx.prompt_dir(prompt.name)
         deps.append(examples)
         upstream.append(stage_name("prompt", prompt.name))

@@ -22,6 +22,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     root = Path(args.project)
     index, graph = plan_graph(load_project(root))
+    print_fit_warnings(index)
     # Prompt templates compile in the sandbox and their golden tests run: exit 2 for a template
     # that cannot render, 1 for a golden test that fails (Jinja2 only, no model libraries).
     prompts = check_specs(index.parsed.specs, root)
@@ -34,6 +35,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     )
     print(f"ok: llmops.yaml and {summary}; {len(graph.order)} stages{passed}")
     return 0
+
+
+def print_fit_warnings(index) -> None:  # type: ignore[no-untyped-def]
+    """Metrics that do not fit their task (compiler/metric_fit.py): warned on stderr, not fatal."""
+    from llmops.compiler.metric_fit import metric_fit
+
+    for diagnostic in metric_fit(index):
+        print(f"warning: {diagnostic}", file=sys.stderr)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

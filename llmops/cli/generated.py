@@ -8,6 +8,7 @@ import errno
 import fnmatch
 import os
 import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,10 +99,13 @@ def write_all(root: Path, files: dict[str, str]) -> tuple[list[str], list[str]]:
 
 def cmd_compile(args: argparse.Namespace) -> int:
     from llmops.compiler.compile import compile_project
+    from llmops.compiler.metric_fit import metric_fit
     from llmops.compiler.parse import load_project
 
     root = Path(args.project)
     compiled = compile_project(load_project(root))
+    for diagnostic in metric_fit(compiled.index):  # metrics that do not fit their task: not fatal
+        print(f"warning: {diagnostic}", file=sys.stderr)
     if args.check:
         drift = compare(root, compiled.files)
         if not drift.clean:

@@ -27,6 +27,7 @@ COMMANDS = {
     "results": "llmops.cli.results_cmd",
     "serve": "llmops.cli.serve_cmd",
     "feedback": "llmops.cli.feedback_cmd",
+    "loop": "llmops.cli.loop_cmd",
 }
 # Commands that read the specs and write text: they build one large structure without cycles
 # that lives until they exit, which the cyclic garbage collector would only scan over and over
@@ -198,6 +199,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--add-to", metavar="DATASET", help="add the file as a source of this Dataset spec")
     p.add_argument("--license", metavar="ID", help="license recorded in the source's provenance")
+    p.add_argument(
+        "--preferences",
+        action="store_true",
+        help="also write preference pairs (<out>-pairs.jsonl) and good/bad labels (<out>-unpaired.jsonl)",
+    )
+    p.add_argument(
+        "--add-preferences-to",
+        metavar="DATASET",
+        help="add the pairs file as a source of this Dataset spec (implies --preferences)",
+    )
+    p.add_argument(
+        "--min-new",
+        type=int,
+        metavar="N",
+        help="write nothing (exit 0) unless at least N rows are new to the files already there",
+    )
+    p.add_argument("--json", action="store_true", help="print a one-line JSON summary (messages: stderr)")
+    p = command("loop", "the scheduled monitor job's follow-up: feedback pull requests and alerts")
+    actions = p.add_subparsers(dest="loop_command", metavar="ACTION", required=True)
+    p = actions.add_parser(
+        "open-pr",
+        help="export new feedback (monitoring.loop) and open a pull request adding it to the training data",
+        parents=[common],
+    )
+    p.add_argument("deployment", metavar="DEPLOYMENT", help="the Deployment whose feedback to propose")
+    p.add_argument("--repo", metavar="OWNER/REPO", help="the GitHub repository (default: $GITHUB_REPOSITORY)")
+    p.add_argument("--remote", default="origin", help="git remote to push the branch to (default: origin)")
+    p = actions.add_parser(
+        "alert",
+        help="annotations for a failed monitoring run, and the webhook (monitoring.alert_webhook_env)",
+        parents=[common],
+    )
+    p.add_argument("deployment", metavar="DEPLOYMENT", help="the Deployment whose monitoring failed")
     return parser
 
 

@@ -35,6 +35,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = args.host or serving.host
     port = args.port or serving.port
     api_key = _api_key(serving.api_key_env)
+    from llmops.gateway.abuse import guard_from_spec, keys_from_env
+
+    api_keys = keys_from_env(serving)  # named keys: traffic is logged and rate-limited per key
 
     from llmops.gateway.server import port_free
 
@@ -64,6 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ) from None
 
     rag = _open_rag(config, root)
+    guard = guard_from_spec(serving.abuse, serving.rate_limit, root)  # loads a classifier, if any
     proc = None
     engine_line: str
     if args.engine_url:
@@ -89,14 +93,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         upstream = Upstream(url=url)
         engine_line = f"{url} ({engines.choose_engine(spec)}, pid {proc.pid}, log {log})"
 
-    gateway = Gateway(name, db, upstream, api_key=api_key, served_name=name, rag=rag)
+    gateway = Gateway(
+        name, db, upstream, api_key=api_key, served_name=name, rag=rag, api_keys=api_keys, guard=guard
+    )
     server = make_server(build_app(gateway), host, port)
     public = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     shown_db = sa.make_url(db_url).render_as_string(hide_password=True)
     print(
         f"llmops serve: {name} is up\n"
         f"  gateway   {public}/v1  (OpenAI-compatible; model '{name}')\n"
-        f"  auth      {'Bearer key from $' + str(serving.api_key_env) if api_key else 'none'}\n"
+        f"  auth      {_auth_line(serving, api_key)}\n"
+        f"  abuse     {_abuse_line(serving)}\n"
         f"  feedback  POST {public}/v1/feedback\n"
         f"  metrics   {public}/metrics\n"
         f"  engine    {engine_line}\n"
@@ -156,6 +163,23 @@ def _rag_line(rag) -> str:  # type: ignore[no-untyped-def]
         else "chat_format tokenizer: messages to the engine's /v1/chat/completions"
     )
     return f"  retrieval {rag.settings.index} (top {rag.settings.top_k}, cited; {route})\n"
+
+
+def _auth_line(serving, api_key: str | None) -> str:  # type: ignore[no-untyped-def]
+    parts = ["Bearer key from $" + str(serving.api_key_env)] if api_key else []
+    if serving.api_keys_env:
+        named = ", ".join(f"{name} (${env})" for name, env in serving.api_keys_env.items())
+        parts.append(f"named Bearer keys {named}")
+    return "; ".join(parts) or "none"
+
+
+def _abuse_line(serving) -> str:  # type: ignore[no-untyped-def]
+    abuse, limit = serving.abuse, serving.rate_limit
+    screen = ("blocking" if abuse.block else "flagging") if abuse.detect else "off"
+    if abuse.detect and abuse.classifier is not None:
+        screen += f" (patterns + classifier {abuse.classifier.path or abuse.classifier.hub_id})"
+    rate = f"{limit.requests_per_minute:g}/min burst {limit.burst} per key" if limit else "no rate limit"
+    return f"screen {screen}; {rate}"
 
 
 def _raise_stop(_signum: int, _frame: object) -> None:

@@ -43,13 +43,20 @@ class Exported:
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def source_entry(self, root: Path) -> dict[str, Any]:
-        """The Dataset `sources:` entry that reads this file."""
-        target = self.provenance["columns"]
-        return {
-            "path": self.path.relative_to(root).as_posix(),
-            "fields": {column: column for column in target},
-            "provenance": dict(self.provenance["source_provenance"]),
-        }
+        return source_entry(root, self.path, self.provenance)
+
+
+SOURCE_PRIORITY = 10  # above the default 0: with `keep: preferred` feedback beats older rows
+
+
+def source_entry(root: Path, path: Path, provenance: dict[str, Any]) -> dict[str, Any]:
+    """The Dataset `sources:` entry that reads an exported file (its `columns`, `priority` 10)."""
+    return {
+        "path": path.relative_to(root).as_posix(),
+        "fields": {column: column for column in provenance["columns"]},
+        "priority": SOURCE_PRIORITY,
+        "provenance": dict(provenance["source_provenance"]),
+    }
 
 
 def target_of(index: Any, deployment: str) -> Target:
@@ -136,55 +143,108 @@ def export(
     since: str | None,
     license: str = "",
 ) -> Exported:
+    """The supervised export alone (what `llmops feedback export` without `--preferences` writes);
+    `llmops.feedback.plan` builds every file of an export before writing any."""
+    rows = read_rows(url, target.deployment, parse_since(since))
+    selection = select_examples(root, target, rows, min_rating)
+    if not selection.examples:
+        raise CheckFailed(nothing_qualifies(target, selection.counts, min_rating, since))
+    data = sft_text(target, selection)
+    write_text(out, data)
+    provenance = provenance_of(
+        root,
+        target,
+        database=database,
+        out=out,
+        data=data,
+        filters={"min_rating": min_rating, "since": since},
+        counts=dict(selection.counts),
+        columns=[*target.variables, target.completion],
+        rows=len(selection.examples),
+        newest=max(e.feedback_at for e in selection.examples),
+        license=license,
+    )
+    sidecar = sidecar_of(out)
+    write_text(sidecar, json.dumps(provenance, indent=2, sort_keys=True) + "\n")
+    return Exported(out, sidecar, selection, provenance)
+
+
+def untemplater(root: Path, target: Target) -> Any:
+    """`variables_of(request_text)`: the deployed Prompt's variables, or None when it does not fit."""
     from llmops.prompting.untemplate import Untemplater
 
-    rows = read_rows(url, target.deployment, parse_since(since))
     untemplate = Untemplater.from_prompt(target.prompt, root) if target.prompt else None
-    selection = select(
-        rows,
-        min_rating=min_rating,
-        variables_of=untemplate.variables_of if untemplate else (lambda _text: None),
-        variable_names=target.variables,
+    return untemplate.variables_of if untemplate else (lambda _text: None)
+
+
+def select_examples(root: Path, target: Target, rows: list[dict[str, Any]], min_rating: int) -> Selection:
+    return select(
+        rows, min_rating=min_rating, variables_of=untemplater(root, target), variable_names=target.variables
     )
-    if not selection.examples:
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(selection.counts.items()) if v)
-        filters = f"min rating {min_rating}" + (f", since {since}" if since else "")
-        raise CheckFailed(
-            f"no feedback on deployment {target.deployment} qualifies for training data "
-            f"({filters}; {counts or 'no feedback rows'}); nothing written"
-        )
+
+
+def nothing_qualifies(target: Target, counts: Any, min_rating: int, since: str | None) -> str:
+    shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v)
+    filters = f"min rating {min_rating}" + (f", since {since}" if since else "")
+    return (
+        f"no feedback on deployment {target.deployment} qualifies for training data "
+        f"({filters}; {shown or 'no feedback rows'}); nothing written"
+    )
+
+
+def sft_text(target: Target, selection: Selection) -> str:
     lines = []
     for example in selection.examples:
         record = {**example.variables, target.completion: example.answer}
         record["feedback"] = example.kind
         record["response_id"] = example.response_id
         lines.append(json.dumps(record, ensure_ascii=False, sort_keys=True))
-    data = "\n".join(lines) + "\n"
-    write_text(out, data)
-    newest = max(e.feedback_at for e in selection.examples)
+    return "\n".join(lines) + "\n"
+
+
+def jsonl_text(rows: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n" for row in rows)
+
+
+def sidecar_of(out: Path) -> Path:
+    return out.with_name(out.name.removesuffix(".jsonl") + ".provenance.json")
+
+
+def provenance_of(
+    root: Path,
+    target: Target,
+    *,
+    database: str,
+    out: Path,
+    data: str,
+    filters: dict[str, Any],
+    counts: dict[str, Any],
+    columns: list[str],
+    rows: int,
+    newest: float,
+    license: str,
+) -> dict[str, Any]:
+    """The sidecar: everything about the export that is not in the file (which stays reproducible)."""
     collected = dt.datetime.fromtimestamp(newest, dt.UTC).strftime("%Y-%m-%d")
-    provenance = {
+    return {
         "deployment": target.deployment,
         "database": database,
         "exported_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "filters": {"min_rating": min_rating, "since": since},
-        "counts": dict(sorted(selection.counts.items())),
-        "columns": [*target.variables, target.completion],
+        "filters": filters,
+        "counts": dict(sorted(counts.items())),
+        "columns": columns,
         "prompt": target.prompt["name"] if target.prompt else None,
         "git_commit": git_commit(root),
         "llmops_version": _version(),
         "file": out.relative_to(root).as_posix() if out.is_relative_to(root) else str(out),
         "sha256": hashlib.sha256(data.encode("utf-8")).hexdigest(),
-        "rows": len(selection.examples),
+        "rows": rows,
         "source_provenance": {
             "origin": f"human feedback on deployment {target.deployment} (llmops feedback export)",
             "license": license,
             "collected_at": collected,
         },
     }
-    sidecar = out.with_name(out.name.removesuffix(".jsonl") + ".provenance.json")
-    write_text(sidecar, json.dumps(provenance, indent=2, sort_keys=True) + "\n")
-    return Exported(out, sidecar, selection, provenance)
 
 
 def git_commit(root: Path) -> str | None:

@@ -101,13 +101,19 @@ def _back_over_comments(lines: list[str], floor: int, end: int) -> int:
 
 
 def _styled(entry: dict[str, Any]) -> Any:
-    """`path` in block style, `fields` and `provenance` as one-line flow maps (like the example)."""
+    """`path` in block style, `fields` and `provenance` as one-line flow maps (like the example),
+    `priority` (when given) between them."""
     from ruamel.yaml.comments import CommentedMap
     from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
     out = CommentedMap()
     out["path"] = entry["path"]
-    for key in ("fields", "provenance"):
+    for key in ("fields", "priority", "provenance"):
+        if key not in entry:
+            continue
+        if key == "priority":
+            out[key] = entry[key]
+            continue
         values = {k: v for k, v in entry[key].items() if v != ""}
         if key == "provenance" and "collected_at" in values:
             values["collected_at"] = DoubleQuotedScalarString(values["collected_at"])  # a date, as text

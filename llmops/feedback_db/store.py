@@ -70,6 +70,10 @@ requests = Table(
     Column("retrieval_ms", Float),
     Column("retrieved", Integer),
     Column("retrieval", Text),
+    # Who and what (migration 0003): the API key's name (`anonymous` without one) and the abuse
+    # flags raised, a JSON list from `llmops.abuse.detect.FLAGS`; NULL on rows written before.
+    Column("key_id", String(63), index=True),
+    Column("abuse", Text),
 )
 
 feedback = Table(

@@ -1,5 +1,6 @@
 """The gateway application: OpenAI-compatible routes forwarded to the engine, plus feedback,
-Prometheus metrics and health, behind an optional API key.
+Prometheus metrics and health, behind optional API keys (one, or several named ones so traffic is
+logged, rate-limited and monitored per key: `llmops.gateway.abuse`).
 
 `build_app(Gateway(...))` gives a Starlette ASGI app; its lifespan opens the store's writer and
 the HTTP client to the engine and, on shutdown (after uvicorn has finished the requests in
@@ -9,7 +10,6 @@ flight), drains the writer so that nothing acknowledged or queued is lost.
 from __future__ import annotations
 
 import contextlib
-import hmac
 import json
 import time
 from collections.abc import AsyncIterator
@@ -23,6 +23,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from llmops.abuse.ratelimit import retry_after
+from llmops.gateway.abuse import DEFAULT_KEY, STATE_KEY, AbuseGuard, default_guard, key_of, match_key
 from llmops.gateway.errors import ApiError, error_response
 from llmops.gateway.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
 from llmops.gateway.proxy import forward
@@ -47,6 +49,8 @@ class Gateway:
     served_name: str | None = None  # the engine's public name, if it differs from the deployment's
     engine_timeout_s: float = 600.0
     rag: RagFlow | None = None  # the Deployment's retrieval Prompt, when it has one
+    api_keys: dict[str, str] = field(default_factory=dict)  # key name -> key (`serving.api_keys_env`)
+    guard: AbuseGuard = field(default_factory=default_guard)  # rate limits and abuse flags
     metrics: GatewayMetrics = field(init=False)
     writer: Writer = field(init=False)
     client: aiohttp.ClientSession = field(init=False)
@@ -56,6 +60,25 @@ class Gateway:
         self.metrics = GatewayMetrics(self.deployment)
         self.public_names = {self.deployment} | ({self.served_name} if self.served_name else set())
         self.writer = Writer(self.engine, on_batch=self.metrics.observe_batch)
+        if self.api_key:
+            self.api_keys = {DEFAULT_KEY: self.api_key, **self.api_keys}
+
+    def rate_limited(self, key: str, route: str) -> Response | None:
+        """A 429 with Retry-After when `key` is over its rate limit, else None (a token taken)."""
+        limiter = self.guard.limiter
+        wait = limiter.take(key) if limiter is not None else 0.0
+        if not wait:
+            return None
+        self.metrics.observe_rate_limited(key)
+        limit = limiter.limit(key)  # type: ignore[union-attr]
+        return error_response(
+            429,
+            f"rate limit exceeded for key '{key}' ({limit.requests_per_minute:g} requests per minute, "
+            f"burst {limit.burst}); retry later",
+            type="rate_limit_error",
+            code="rate_limit_exceeded",
+            headers={"retry-after": retry_after(wait)},
+        )
 
 
 def build_app(gateway: Gateway) -> ASGIApp:
@@ -96,6 +119,11 @@ def build_app(gateway: Gateway) -> ASGIApp:
 
     async def post_feedback(request: Request) -> Response:
         started = time.perf_counter()
+        limited = gateway.rate_limited(key_of(request), "/v1/feedback")
+        if limited is not None:
+            gateway.metrics.error("/v1/feedback", "rate_limited")
+            gateway.metrics.observe_request("/v1/feedback", 429, time.perf_counter() - started)
+            return limited
         try:
             row = check_feedback(await read_json(request, FEEDBACK_BODY_LIMIT))
         except ApiError as exc:
@@ -164,18 +192,19 @@ def build_app(gateway: Gateway) -> ASGIApp:
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: not_allowed, 500: crashed},
     )
-    if gateway.api_key:
-        return ApiKeyAuth(app, gateway.api_key, gateway.metrics)
+    if gateway.api_keys:
+        return ApiKeyAuth(app, gateway.api_keys, gateway.metrics)
     return app
 
 
 class ApiKeyAuth:
     """Plain ASGI middleware (no per-request task, unlike BaseHTTPMiddleware): requires
-    `Authorization: Bearer <key>` on every route but /health, compared in constant time."""
+    `Authorization: Bearer <key>` with one of the keys on every route but /health, compared in
+    constant time, and leaves the key's name in the scope's state for logging and rate limits."""
 
-    def __init__(self, app: ASGIApp, key: str, metrics: GatewayMetrics) -> None:
+    def __init__(self, app: ASGIApp, keys: dict[str, str], metrics: GatewayMetrics) -> None:
         self.app = app
-        self.expected = b"Bearer " + key.encode()
+        self.expected = {name: b"Bearer " + key.encode() for name, key in keys.items()}
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -183,7 +212,9 @@ class ApiKeyAuth:
             await self.app(scope, receive, send)
             return
         given = next((v for k, v in scope.get("headers", ()) if k == b"authorization"), b"")
-        if hmac.compare_digest(given, self.expected):
+        name = match_key(given, self.expected)
+        if name is not None:
+            scope.setdefault("state", {})[STATE_KEY] = name
             await self.app(scope, receive, send)
             return
         self.metrics.error(scope["path"], "auth")  # any path not a route counts as "other"
@@ -191,7 +222,7 @@ class ApiKeyAuth:
         response = error_response(
             401,
             f"{message}: send 'Authorization: Bearer <key>' with the key that the deployment's "
-            "serving.api_key_env names",
+            "serving.api_key_env (or api_keys_env) names",
             code="invalid_api_key",
             headers={"www-authenticate": "Bearer"},
         )

@@ -28,6 +28,8 @@ ERROR_KINDS = frozenset(
         "client_gone",
         "internal",
         "retrieval",
+        "rate_limited",
+        "prompt_rejected",
     }
 )
 OTHER = "other"
@@ -123,6 +125,26 @@ class GatewayMetrics:
             labels,
             registry=self.registry,
         )
+        # Abuse (llmops.abuse): flags from a closed vocabulary, keys named in the spec (or
+        # `anonymous`), so neither lets a client grow the series.
+        self.abuse_flags = Counter(
+            "llmops_gateway_abuse_flags",
+            "Requests flagged, by flag (prompt_injection, jailbreak, pii, rate_limited, rate_anomaly).",
+            [*labels, "flag"],
+            registry=self.registry,
+        )
+        self.key_requests = Counter(
+            "llmops_gateway_key_requests",
+            "Requests by API key name (anonymous without a key).",
+            [*labels, "key"],
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "llmops_gateway_rate_limited",
+            "Requests refused with 429 by the per-key rate limit, by API key name.",
+            [*labels, "key"],
+            registry=self.registry,
+        )
 
         self.prompt_tokens = self.tokens.labels(deployment, "prompt")
         self.completion_tokens = self.tokens.labels(deployment, "completion")
@@ -173,6 +195,14 @@ class GatewayMetrics:
         empty = self.empty_retrievals.labels(self.deployment)  # exported (at 0) from the first one on
         if passages == 0:
             empty.inc()
+
+    def observe_abuse(self, key: str, flags: list[str]) -> None:
+        self.key_requests.labels(self.deployment, key).inc()
+        for flag in flags:
+            self.abuse_flags.labels(self.deployment, flag).inc()
+
+    def observe_rate_limited(self, key: str) -> None:
+        self.rate_limited.labels(self.deployment, key).inc()
 
     def observe_batch(self, rows: int) -> None:
         self.batches.labels(self.deployment).observe(rows)

@@ -21,6 +21,8 @@ import aiohttp
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from llmops.abuse.detect import RATE_LIMITED
+from llmops.gateway.abuse import key_of
 from llmops.gateway.errors import ApiError, error_response
 from llmops.gateway.rag import Augmented, RagFlow
 from llmops.gateway.textchat import TextToChat, check_chat_fields, completion_body, stops_of
@@ -44,6 +46,15 @@ async def forward(gateway: Gateway, request: Request) -> Response:
     metrics = gateway.metrics
     metrics.inflight_now.inc()
     try:
+        key = key_of(request)
+        limited = gateway.rate_limited(key, path)
+        if limited is not None:  # before the body is read: a flood costs as little as possible
+            metrics.observe_abuse(key, [RATE_LIMITED])
+            refused = Exchange(gateway, path, route, {}, started, key=key, flags=[RATE_LIMITED])
+            refused.error_kind = "rate_limited"
+            row = refused.row(429, rid=None, text=None, usage=None, error="rate limit exceeded")
+            await refused.commit(row)
+            return limited
         try:
             body = await read_json(request, gateway.max_body_bytes)
             check_generation(body, route)
@@ -54,7 +65,11 @@ async def forward(gateway: Gateway, request: Request) -> Response:
             metrics.error(path, kind)
             metrics.observe_request(path, exc.status, time.perf_counter() - started)
             return exc.response()
-        exchange = Exchange(gateway, path, route, body, started)
+        flags = await gateway.guard.flags(request_text(body, route), key, time.time())
+        metrics.observe_abuse(key, flags)
+        exchange = Exchange(gateway, path, route, body, started, key=key, flags=flags)
+        if gateway.guard.blocks(flags):
+            return await exchange.refuse_prompt()
         if gateway.rag is not None and route == "chat":
             failed = await exchange.augment(gateway.rag)
             if failed is not None:
@@ -69,8 +84,21 @@ async def forward(gateway: Gateway, request: Request) -> Response:
 class Exchange:
     """One request's trip through the engine and into the log."""
 
-    def __init__(self, gateway: Gateway, path: str, route: str, body: dict[str, Any], started: float) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        path: str,
+        route: str,
+        body: dict[str, Any],
+        started: float,
+        *,
+        key: str = "anonymous",
+        flags: list[str] | None = None,
+    ) -> None:
         self.gateway = gateway
+        self.key = key  # the API key's name (llmops.gateway.abuse)
+        self.flags = flags or []  # abuse flags, logged with the row
+        self.error_kind = "upstream"  # what a >= 400 row counts as in the error metric
         self.path = path
         self.route = route
         self.body = body
@@ -125,6 +153,8 @@ class Exchange:
             "request_text": request_text(self.body, self.route),
             "response_text": text,
             "error": error[:ERROR_TEXT_LIMIT] if error else None,
+            "key_id": self.key,
+            "abuse": json.dumps(self.flags),
             **self._retrieval_columns(),
         }
 
@@ -153,8 +183,23 @@ class Exchange:
         )
         metrics.observe_tokens(row["prompt_tokens"], row["completion_tokens"])
         if row["status_code"] >= 400:
-            metrics.error(self.path, "upstream")
+            metrics.error(self.path, self.error_kind)
         return rid
+
+    async def refuse_prompt(self) -> Response:
+        """`serving.abuse.block`: the flagged request is logged (400) and never reaches the engine."""
+        self.error_kind = "prompt_rejected"
+        flagged = ", ".join(self.flags)
+        error = f"prompt rejected by the abuse screen: {flagged}"
+        row = self.row(400, rid=None, text=None, usage=None, error=error)
+        if await self.commit(row) is None:
+            return self.not_logged()
+        return error_response(
+            400,
+            "this request was refused: it looks like an attempt to override the assistant's instructions "
+            "or safety rules",
+            code="prompt_rejected",
+        )
 
     async def once(self, url: str) -> Response:
         t0 = time.perf_counter()

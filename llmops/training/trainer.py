@@ -120,10 +120,16 @@ def train(
 
 
 def training_arguments(plan: RunPlan, rows: int, *, has_eval: bool) -> Any:
+    return TrainingArguments(**training_argument_values(plan, rows, has_eval=has_eval))
+
+
+def training_argument_values(plan: RunPlan, rows: int, *, has_eval: bool) -> dict[str, Any]:
+    """The TrainingArguments fields a run sets, as keywords: TRL's configs subclass
+    TrainingArguments, so the preference trainers get exactly the SFT run's settings."""
     t = plan.training
     steps = total_steps(rows, t)
     save_steps = t.save_steps or max(1, steps // 4)
-    return TrainingArguments(
+    return dict(
         output_dir=str(plan.work / "checkpoints"),
         per_device_train_batch_size=t.batch_size,
         per_device_eval_batch_size=t.batch_size,
@@ -174,12 +180,13 @@ class LiveCallback(TrainerCallback):
     """Logs the Trainer's figures with dvclive at their true global step, so `dvc plots` draws
     loss curves; on resume, rows past the checkpoint are dropped before logging goes on."""
 
-    def __init__(self, folder: Path, *, resume_step: int | None) -> None:
+    def __init__(self, folder: Path, *, resume_step: int | None, extra_keys: Sequence[str] = ()) -> None:
         if resume_step is None and folder.exists():
             shutil.rmtree(folder)
         if resume_step is not None:
             _truncate_tsvs(folder, resume_step)
         self.folder = folder
+        self.keys = {"loss", "learning_rate", "grad_norm", "eval_loss", *extra_keys}
         self.live: Any = None
 
     def _live(self) -> Any:
@@ -193,7 +200,7 @@ class LiveCallback(TrainerCallback):
         live = self._live()
         live.step = state.global_step
         for key, value in logs.items():
-            if key in ("loss", "learning_rate", "grad_norm", "eval_loss") and _finite(value):
+            if key in self.keys and _finite(value):
                 live.log_metric(f"{'eval' if key.startswith('eval') else 'train'}/{key}", float(value))
 
     def log_final(self, step: int, eval_loss: float) -> None:

@@ -2,6 +2,13 @@
 
 `clean()` chains them lazily and counts the rows going in and out of every step, so the metrics
 can say what each step dropped. Steps that arrive with a later llmops fail before any row is read.
+
+Dedup steps keep the first record of each group while they stream. With `keep: last` or
+`keep: preferred` the step holds the rows it gets, runs the same first-wins dedup over them in the
+order of who should win (last read first; or highest source `priority`, then last read), and
+yields the survivors in their read order: a correction exported from feedback (a later source,
+priority 10) then replaces the original answer to the same question instead of being dropped as
+its duplicate, and (exact dedup) takes the columns it lacks, such as the topic label, from it.
 """
 
 from __future__ import annotations
@@ -9,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,10 +74,14 @@ Step = Callable[[Iterable[Record], StepCount], Iterator[Record]]
 
 
 def clean(
-    records: Iterable[Record], steps: list[CleaningStep], text_column: str
+    records: Iterable[Record],
+    steps: list[CleaningStep],
+    text_column: str,
+    priorities: Sequence[int] = (),
 ) -> tuple[Iterator[Record], list[StepCount]]:
-    """The cleaned stream and one live counter per step (complete once the stream is drained)."""
-    built = [build(step, position, text_column) for position, step in enumerate(steps, start=1)]
+    """The cleaned stream and one live counter per step (complete once the stream is drained).
+    `priorities[i]` is source i's `priority` (what `keep: preferred` ranks by; missing: 0)."""
+    built = [build(step, position, text_column, priorities) for position, step in enumerate(steps, start=1)]
     counts: list[StepCount] = []
     stream: Iterator[Record] = iter(records)
     for position, (step, fn) in enumerate(zip(steps, built, strict=True), start=1):
@@ -80,9 +91,17 @@ def clean(
     return stream, counts
 
 
-def build(step: CleaningStep, position: int, text_column: str) -> Step:
+def build(step: CleaningStep, position: int, text_column: str, priorities: Sequence[int] = ()) -> Step:
     """Check one step's settings and return the function that applies it."""
     where = f"cleaning step {position} ({step.step})"
+    if isinstance(step, DedupExact | DedupNear) and step.keep != "first":
+        first_wins = build(step.model_copy(update={"keep": "first"}), position, text_column)
+        keep, ranks = step.keep, tuple(priorities)
+        same: Callable[[Record], str] | None = None
+        if isinstance(step, DedupExact):
+            columns = step.columns or [text_column]
+            same = lambda record: record_key(record, columns)  # noqa: E731
+        return lambda rows, count: _winner_first(rows, count, first_wins, keep, ranks, same)
     if isinstance(step, Normalize):
         return lambda rows, count: _normalize(rows, count, step)
     if isinstance(step, DropEmpty):
@@ -169,7 +188,7 @@ def _regex_filter(
 def _dedup_exact(
     rows: Iterable[Record], columns: list[str], where: str, count: StepCount
 ) -> Iterator[Record]:
-    """Keep the first record of each key: sources in spec order, then file order."""
+    """Keep the first record of each key in the order given (`_winner_first` reorders for `keep`)."""
     seen: set[bytes] = set()
     for record in rows:
         for column in columns:
@@ -180,6 +199,54 @@ def _dedup_exact(
             yield record
         else:
             count.drop(record, "exact duplicate")
+
+
+def _winner_first(
+    rows: Iterable[Record],
+    count: StepCount,
+    first_wins: Step,
+    keep: str,
+    priorities: Sequence[int],
+    same: Callable[[Record], str] | None = None,
+) -> Iterator[Record]:
+    """A first-wins dedup run over the rows reordered so the record that should win comes first;
+    the survivors come out in their read order (so splits and files stay as stable as with `first`).
+
+    With `same` (exact dedup: the key that made records duplicates) a survivor takes the columns
+    it lacks or has empty from the duplicates it replaced, best ranked first: a correction from a
+    feedback export, which has no `label`, keeps the topic label of the answer it replaces
+    instead of waiting unlabeled in review."""
+    held = list(rows)
+
+    def rank(at: int) -> tuple[int, int]:
+        source = held[at].get("_source")
+        priority = priorities[source] if isinstance(source, int) and 0 <= source < len(priorities) else 0
+        return (-priority if keep == "preferred" else 0, -at)
+
+    order = sorted(range(len(held)), key=rank)
+    position = {id(held[at]): at for at in order}
+    kept = sorted(position[id(record)] for record in first_wins(iter([held[at] for at in order]), count))
+    if same is None:
+        yield from (held[at] for at in kept)
+        return
+    fill: dict[str, list[Record]] = {}
+    survivors = {id(held[at]) for at in kept}
+    for at in order:
+        if id(held[at]) not in survivors:
+            fill.setdefault(same(held[at]), []).append(held[at])
+    for at in kept:
+        record = held[at]
+        for dropped in fill.get(same(record), ()):
+            missing = {
+                k: v
+                for k, v in dropped.items()
+                if not k.startswith("_") and _is_empty(record.get(k)) and not _is_empty(v)
+            }
+            if missing:
+                record = {**record, **missing}
+        if record is not held[at]:
+            count.changed += 1
+        yield record
 
 
 def _is_empty(value: Any) -> bool:

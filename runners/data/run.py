@@ -40,7 +40,8 @@ def run(config: DataConfig, root: Path) -> None:
     read_keys: list[str] = []
     stream: Iterator[Record] = read_sources(spec, config.inputs.datasets, root, reports)
     stream = _tap(stream, read_keys, spec)
-    stream, steps = clean(stream, list(spec.cleaning), spec.text_column)
+    priorities = [source.priority for source in spec.sources]
+    stream, steps = clean(stream, list(spec.cleaning), spec.text_column, priorities)
     label_report = None
     if spec.labels is not None:
         joined = load_join(spec.labels, root) if spec.labels.join else None

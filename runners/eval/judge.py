@@ -30,6 +30,7 @@ RUBRIC = (
     "Reply with the score digit only."
 )
 DEFAULT_TIMEOUT_S = 60.0
+MAX_REPLY_BYTES = 1 << 20  # a verdict is a few tokens: a bigger reply is not a chat completion
 PASSAGE_CHARS = 2000  # of each passage, so one long chunk cannot blow the judge's context
 _SCORE = re.compile(r"\b([1-5])\b")
 
@@ -82,21 +83,41 @@ def judge_faithfulness(
 
 
 def _ask(endpoint: str, key: str, model: str, messages: list[dict[str, str]], timeout: float) -> str:
-    body = json.dumps({"model": model, "messages": messages, "temperature": 0, "max_tokens": 4}).encode()
+    return chat_completion(endpoint, key, model, messages, timeout, what="metric faithfulness")
+
+
+def chat_completion(
+    endpoint: str,
+    key: str,
+    model: str,
+    messages: list[dict[str, str]],
+    timeout: float,
+    *,
+    max_tokens: int = 4,
+    temperature: float = 0.0,
+    what: str,
+) -> str:
+    """One OpenAI-compatible chat completion's text; any failure is a StageFailed naming `what`
+    and the endpoint (never the key). Shared by faithfulness and the judged metrics (judged.py)."""
+    body = json.dumps(
+        {"model": model, "messages": messages, "temperature": temperature, "max_tokens": max_tokens}
+    ).encode()
     headers = {"Content-Type": "application/json"}
     if key:
         headers["Authorization"] = f"Bearer {key}"
     request = urllib.request.Request(endpoint, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            data = json.loads(response.read().decode("utf-8"))
+            raw = response.read(MAX_REPLY_BYTES + 1)
+        if len(raw) > MAX_REPLY_BYTES:
+            raise StageFailed(f"{what}: the judge at {endpoint} sent more than {MAX_REPLY_BYTES} bytes")
+        data = json.loads(raw.decode("utf-8"))
         return str(data["choices"][0]["message"]["content"])
     except urllib.error.HTTPError as exc:
-        raise StageFailed(f"metric faithfulness: the judge at {endpoint} answered HTTP {exc.code}") from None
+        raise StageFailed(f"{what}: the judge at {endpoint} answered HTTP {exc.code}") from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        raise StageFailed(f"metric faithfulness: cannot reach the judge at {endpoint}: {exc}") from None
+        raise StageFailed(f"{what}: cannot reach the judge at {endpoint}: {exc}") from None
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         raise StageFailed(
-            f"metric faithfulness: the judge at {endpoint} gave no chat completion "
-            f"({type(exc).__name__}: {exc})"
+            f"{what}: the judge at {endpoint} gave no chat completion ({type(exc).__name__}: {exc})"
         ) from None

@@ -12,11 +12,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmops.atomic import replace_dir, write_text
+from llmops.compiler.kinds.evalsuite import JUDGED_METRICS
 from llmops.compiler.stages.eval import EvalConfig, LabeledDeployment, LabeledModel
 from llmops.errors import StageFailed
 
@@ -88,7 +90,8 @@ def evaluate_model(
     # model time (generation and the perplexity pass), taken before scoring starts
     generation_s = generated.seconds + (time.perf_counter() - nll_started)
     started = time.perf_counter()
-    metrics = list(spec.metrics)
+    # the judged metrics are scored after every model has answered (judged.py)
+    metrics = [m for m in spec.metrics or [] if m.name not in JUDGED_METRICS]
     if retrieval is not None:
         from llmops.runners.eval.rag_eval import split_metrics
 
@@ -127,9 +130,10 @@ def preload_metrics(metrics: list[Metric]) -> float:
     from llmops.runners.eval.modules import load_module
 
     started = time.perf_counter()
-    from llmops.compiler.kinds.evalsuite import RAG_METRICS
+    from llmops.compiler.kinds.evalsuite import JUDGED_METRICS, RAG_METRICS
 
-    for name in sorted({m.name for m in metrics if m.name != "custom" and m.name not in RAG_METRICS}):
+    shipped = {m.name for m in metrics if m.name != "custom" and m.name not in RAG_METRICS + JUDGED_METRICS}
+    for name in sorted(shipped):
         load_module(name)
     return time.perf_counter() - started
 
@@ -215,6 +219,34 @@ def predictions_jsonl(results: list[dict], rows: list[dict[str, Any]], retrieval
     return "\n".join(lines) + "\n"
 
 
+def judged_figures(
+    config: EvalConfig,
+    root: Path,
+    template: Any,
+    rows: list[dict[str, Any]],
+    engine: str,
+    models: list[dict],
+    baselines: list[dict],
+) -> None:
+    """The judged metrics' figures added to the results (judged.py), and the run-time warning
+    when a label metric scores free text (fit.py)."""
+    from llmops.runners.eval.fit import free_text_warning
+
+    spec, inputs = config.spec, config.inputs
+    warning = free_text_warning(spec.metrics or [], models[0]["references"] if models else [])
+    if warning:
+        print(f"{config.stage}: warning: {warning}", file=sys.stderr)
+    if not any(m.name in JUDGED_METRICS for m in spec.metrics or []):
+        return
+    from llmops.prompting.render import PromptTemplate
+    from llmops.runners.eval import judged
+
+    templates = {name: PromptTemplate.from_config(p, root) for name, p in inputs.judge_prompts.items()}
+    questions = [template.render_user(row, during=f"row {i + 1}") for i, row in enumerate(rows)]
+    asker = judged.make_asker(spec, inputs.judge_model, root, inputs.seed, engine)
+    judged.score(spec, asker, templates, questions, models, baselines, inputs.seed)
+
+
 def run(config: EvalConfig, root: Path) -> None:
     from llmops.prompting.render import PromptTemplate
     from llmops.runners.eval import rag_eval
@@ -222,6 +254,10 @@ def run(config: EvalConfig, root: Path) -> None:
     from llmops.runners.eval.report import render_report
 
     spec, inputs, outputs = config.spec, config.inputs, config.outputs
+    if not spec.metrics:  # lm-evaluation-harness tasks only: no split, no prompt (harness.py)
+        from llmops.runners.eval.harness import run_harness_only
+
+        return run_harness_only(config, root)
     template = PromptTemplate.from_config(inputs.prompt, root)
     if not template.completion_column:
         raise StageFailed(
@@ -245,15 +281,26 @@ def run(config: EvalConfig, root: Path) -> None:
     baselines = [
         evaluate_model(w, rows, template, spec, root, seed, engine, retrieval) for w in inputs.baselines
     ]
+    judged_figures(config, root, template, rows, engine, models, baselines)
+    harness = None
+    if spec.harness is not None:  # lm-evaluation-harness tasks on the same models (harness.py)
+        from llmops.runners.eval import harness as lm_harness
+
+        harness = lm_harness.run_all(config, root)
+        lm_harness.add_to(models + baselines, harness)
     metrics = build_metrics(spec, models, baselines)
     metrics["speed"]["metric_load_s"] = round(load_s, 3)
     metrics["prompt_hash"] = template.content_hash
+    if harness is not None:
+        metrics["harness"] = lm_harness.section(spec, harness)
     if retrieval is not None:
         metrics["retrieval"] = rag_eval.section(retrieval)
     with replace_dir(root / outputs.outs[0]) as staging:
         (staging / "predictions.jsonl").write_text(
             predictions_jsonl(models + baselines, rows, retrieval), encoding="utf-8"
         )
+        if harness is not None:
+            (staging / "harness.json").write_text(lm_harness.raw_json(harness), encoding="utf-8")
         (staging / "run.json").write_text(
             json.dumps(
                 {
@@ -274,6 +321,8 @@ def run(config: EvalConfig, root: Path) -> None:
         write_text(root / path, scores_csv(models, baselines))
     for path in outputs.reports:
         report = render_report(config.stage, spec, metrics, models, baselines, retrieval)
+        if harness is not None:
+            report += "\n".join(lm_harness.report_lines(spec, metrics)) + "\n"
         write_text(root / path, report)
     for path in outputs.metrics:
         write_text(root / path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")

@@ -24,6 +24,12 @@ THRESHOLDS: dict[str, tuple[str, bool]] = {
     "max_drift": ("drift.value", False),
     "max_empty_retrieval_rate": ("retrieval.empty_retrieval_rate", False),
     "max_p95_retrieval_ms": ("retrieval.retrieval_p95_ms", False),
+    "max_injection_rate": ("abuse.injection_rate", False),
+    "max_jailbreak_rate": ("abuse.jailbreak_rate", False),
+    "max_pii_prompt_rate": ("abuse.pii_prompt_rate", False),
+    "max_rate_limited_rate": ("abuse.rate_limited_rate", False),
+    "max_rate_anomaly_keys": ("abuse.rate_anomaly_keys", False),
+    "max_repeated_pii_keys": ("abuse.repeated_pii_keys", False),
 }
 
 # What a missing figure lacked, for the message.
@@ -34,6 +40,12 @@ _MISSING = {
     "max_drift": "no drift figure",
     "max_empty_retrieval_rate": "no retrieval-augmented requests",
     "max_p95_retrieval_ms": "no retrieval-augmented requests",
+    "max_injection_rate": "no screened requests",
+    "max_jailbreak_rate": "no screened requests",
+    "max_pii_prompt_rate": "no screened requests",
+    "max_rate_limited_rate": "no screened requests",
+    "max_rate_anomaly_keys": "no requests",
+    "max_repeated_pii_keys": "no screened requests",
 }
 
 

@@ -12,6 +12,12 @@ retrieval latency percentiles and the passages most cited by badly rated answers
 (`runners/monitor/retrieval.py`), plus `retrieval.csv` per day; the Policy's
 `max_empty_retrieval_rate` and `max_p95_retrieval_ms` are checked against it.
 
+An `abuse` section (`runners/monitor/abuse.py`) has the shares of requests the gateway flagged
+prompt_injection, jailbreak, pii and rate_limited, the keys that sent PII repeatedly and the keys
+with an anomalous request rate; the Policy's `max_injection_rate`, `max_jailbreak_rate`,
+`max_pii_prompt_rate`, `max_rate_limited_rate`, `max_rate_anomaly_keys` and
+`max_repeated_pii_keys` are checked against it.
+
 `drift.value` is the one figure `max_drift` compares against: the largest of `length_ks`,
 `vocab_js` and `embedding_mmd` that could be computed, each 0 (same distribution) .. 1.
 """
@@ -29,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from llmops.atomic import replace_dir, write_text
 from llmops.errors import CheckFailed
 from llmops.runners.monitor import checks as checks_mod
+from llmops.runners.monitor.abuse import abuse_figures
 from llmops.runners.monitor.embed import embedding_drift
 from llmops.runners.monitor.quality import daily_series, feedback_figures, latency_histogram, request_figures
 from llmops.runners.monitor.retrieval import daily_retrieval, is_rag, retrieval_figures
@@ -65,6 +72,19 @@ DIRECTIONS = {
     "retrieval.retrieval_p99_ms": "lower",
     "retrieval.passages_mean": "none",
     "retrieval.bad_answers": "lower",
+    "abuse.requests": "none",
+    "abuse.screened": "none",
+    "abuse.keys": "none",
+    "abuse.injection": "lower",
+    "abuse.injection_rate": "lower",
+    "abuse.jailbreak": "lower",
+    "abuse.jailbreak_rate": "lower",
+    "abuse.pii_prompts": "lower",
+    "abuse.pii_prompt_rate": "lower",
+    "abuse.rate_limited": "lower",
+    "abuse.rate_limited_rate": "lower",
+    "abuse.repeated_pii_keys": "lower",
+    "abuse.rate_anomaly_keys": "lower",
 }
 RETRIEVAL_THRESHOLDS = frozenset({"max_empty_retrieval_rate", "max_p95_retrieval_ms"})
 
@@ -78,6 +98,7 @@ def run(config: MonitorConfig, root: Path, *, now: float | None = None) -> None:
     url = resolve_url(root, deployment, inputs.feedback_db)
     seen = read_window(url, deployment, window)
     metrics = compute(inputs, root, seen.requests, seen.feedback)
+    metrics["abuse"] = abuse_section(config, seen.requests)
     metrics = {
         "deployment": deployment,
         "runner_version": config.runner_version,
@@ -123,6 +144,18 @@ def compute(
     if watches_retrieval(inputs, requests):
         figures["retrieval"] = retrieval_figures(requests, feedback)
     return figures
+
+
+def abuse_section(config: MonitorConfig, requests: list[dict[str, Any]]) -> dict[str, Any]:
+    """The abuse figures, with the Deployment's own anomaly and repeated-PII settings."""
+    settings = config.spec.serving.abuse
+    return abuse_figures(
+        requests,
+        detect=settings.detect,
+        z=settings.rate_anomaly_z,
+        min_requests=settings.rate_anomaly_min_requests,
+        repeated_pii=settings.repeated_pii,
+    )
 
 
 def watches_retrieval(inputs: MonitorInputs, requests: list[dict[str, Any]]) -> bool:
@@ -233,6 +266,15 @@ def _summary(stage: str, metrics: dict[str, Any]) -> None:
         )
         for p in x["bad_answer_passages"][:3]:
             print(f"  cited by {p['bad_answers']} bad answer(s): {p['id']}")
+    a = metrics.get("abuse")
+    if a and a["requests"]:
+        print(
+            f"{stage}: abuse over {a['screened']} screened requests from {a['keys']} key(s): injection "
+            f"{_show(a['injection_rate'])}, jailbreak {_show(a['jailbreak_rate'])}, PII prompts "
+            f"{_show(a['pii_prompt_rate'])}, rate-limited {_show(a['rate_limited_rate'])}, "
+            f"{a['rate_anomaly_keys']} rate-anomaly key(s), "
+            f"{_show(a['repeated_pii_keys'])} repeated-PII key(s)"
+        )
     for check in metrics["checks"]:
         print(f"  {check['status']:>8}  {check['policy']}: {check['threshold']} {check['limit']:g}")
 
@@ -268,6 +310,20 @@ def _job_summary(deployment: str, metrics: dict[str, Any]) -> None:
                 "passages cited by bad answers",
                 ", ".join(f"{p['id']} ({p['bad_answers']})" for p in x["bad_answer_passages"][:5]) or "none",
             ),
+        ]
+    a = metrics.get("abuse")
+    if a and a["requests"]:
+        rows += [
+            (
+                "injection / jailbreak / PII-prompt rate",
+                " / ".join(_show(a[k]) for k in ("injection_rate", "jailbreak_rate", "pii_prompt_rate")),
+            ),
+            ("rate-limited rate", a["rate_limited_rate"]),
+            (
+                "keys with a rate anomaly",
+                ", ".join(x["key"] for x in a["rate_anomalies"]) or "none",
+            ),
+            ("keys sending PII repeatedly", ", ".join(x["key"] for x in a["repeated_pii"]) or "none"),
         ]
     lines = [f"### monitor-{deployment}, last {metrics['window']['days']} day(s)", ""]
     if metrics.get("no_data"):

@@ -58,6 +58,8 @@ def read_window(url: str, deployment: str, window: Window) -> Observations:
                     req.c.request_text,
                     req.c.retrieval_ms,
                     req.c.retrieved,
+                    req.c.key_id,  # abuse monitoring (runners/monitor/abuse.py)
+                    req.c.abuse,
                 )
                 .where(req.c.deployment == deployment)
                 .where(req.c.created_at >= window.start, req.c.created_at < window.end)

@@ -40,17 +40,21 @@ def run(config: TuneConfig, root: Path) -> None:
 
 
 def train_stage(config: TuneConfig, root: Path, *, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
-    """Train and write the outputs; returns the metrics. `callbacks` go to the Trainer (tests)."""
+    """Train and write the outputs; returns the metrics. `callbacks` go to the Trainer (tests).
+    A preference objective (dpo, orpo, kto, simpo) trains with TRL (`preference.py`)."""
+    if config.spec.objective.preference:
+        from llmops.runners.tune.preference import train_preference_stage
+
+        return train_preference_stage(config, root, callbacks=callbacks)
     import torch
 
     from llmops.hf.loading import load_causal_lm, load_tokenizer, resolve_location
     from llmops.runners.tune.methods import prepare, quantization_config, trainable_parameters
-    from llmops.runners.tune.save import base_label, save_model
     from llmops.training.examples import load_examples
     from llmops.training.tokenize import encode
-    from llmops.training.trainer import RunPlan, export_plots, fingerprint, train
+    from llmops.training.trainer import RunPlan, fingerprint, train
 
-    spec, inputs, outputs = config.spec, config.inputs, config.outputs
+    spec, inputs = config.spec, config.inputs
     training, method = spec.training, spec.method
     precision = choose_precision(training.precision, method.type)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
@@ -108,26 +112,55 @@ def train_stage(config: TuneConfig, root: Path, *, callbacks: Sequence[Any] = ()
         "truncated_examples": train_set.truncated,
         "resumed_from_step": result.resumed_from,
     }
+    card = model_card(config, examples.prompt_hash, examples.data_hashes, precision, metrics)
+    write_outputs(config, root, result.trainer.model, tokenizer, card, metrics, work)
+    return metrics
+
+
+def model_card(
+    config: TuneConfig, prompt_hash: str, data: dict[str, str], precision: str, metrics: dict[str, Any]
+) -> dict[str, Any]:
+    """What the saved folder says about itself (`llmops-model.json`)."""
+    spec, inputs = config.spec, config.inputs
     card = {
         "stage": config.stage,
         "runner_version": config.runner_version,
-        "adapter": method.type != "full",
-        "method": method.model_dump(mode="json"),
+        "adapter": spec.method.type != "full",
+        "method": spec.method.model_dump(mode="json"),
         "base_model": inputs.base_model.model_dump(mode="json"),
-        "prompt_hash": examples.prompt_hash,
-        "data": examples.data_hashes,
-        "training": {**training.model_dump(mode="json"), "precision": precision, "seed": seed},
+        "prompt_hash": prompt_hash,
+        "data": data,
+        "training": {**spec.training.model_dump(mode="json"), "precision": precision, "seed": inputs.seed},
         "metrics": {k: v for k, v in metrics.items() if k not in ("wall_time_s", "tokens_per_s")},
     }
+    if spec.objective.preference:
+        card["objective"] = spec.objective.model_dump(mode="json")
+    return card
+
+
+def write_outputs(
+    config: TuneConfig,
+    root: Path,
+    model: Any,
+    tokenizer: Any,
+    card: dict[str, Any],
+    metrics: dict[str, Any],
+    work: Path,
+) -> None:
+    """Model folder, plots and metrics, each replaced whole; then the work folder goes."""
+    from llmops.runners.tune.save import base_label, save_model
+    from llmops.training.trainer import export_plots
+
+    outputs, method = config.outputs, config.spec.method
     model_out = root / outputs.outs[0]
     with replace_dir(model_out) as staging:
         save_model(
             staging,
-            result.trainer.model,
+            model,
             tokenizer,
             card,
             merge=method.merge,
-            base_label=base_label(inputs.base_model),
+            base_label=base_label(config.inputs.base_model),
         )
     for plots in outputs.plots:
         with replace_dir(root / plots) as staging:
@@ -135,7 +168,6 @@ def train_stage(config: TuneConfig, root: Path, *, callbacks: Sequence[Any] = ()
     for path in outputs.metrics:
         write_text(root / path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     shutil.rmtree(work, ignore_errors=True)
-    return metrics
 
 
 def _base_stamp(name: str, revision: str | None) -> list[Any]:

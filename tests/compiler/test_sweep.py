@@ -57,10 +57,12 @@ def test_an_unknown_field_is_named_with_the_closest_one():
 
 
 def test_a_path_outside_training_and_method_is_refused():
-    assert "'base_model.hub' is not training.<field> or method.<field>" in errors_for(
+    assert "'base_model.hub' is not training.<field>, method.<field> or objective.<field>" in errors_for(
         {"base_model.hub": ["x"]}
     )
-    assert "'training' is not training.<field> or method.<field>" in errors_for({"training": [1]})
+    assert "'training' is not training.<field>, method.<field> or objective.<field>" in errors_for(
+        {"training": [1]}
+    )
 
 
 @pytest.mark.parametrize(

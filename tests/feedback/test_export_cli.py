@@ -112,6 +112,7 @@ def test_add_to_keeps_the_spec_and_the_pipeline_valid(project: Path, store, caps
     assert "  - path: data/feedback/support.jsonl\n    fields: {text: text, answer: answer}\n" in after
     snippet = (
         "  - path: data/feedback/support.jsonl\n    fields: {text: text, answer: answer}\n"
+        "    priority: 10\n"
         "    provenance: {origin: human feedback on deployment support (llmops feedback export), "
         'license: apache-2.0, collected_at: "2025-11-25"}\n'
     )

@@ -21,7 +21,7 @@ def test_connect_migrates_once_and_sets_wal(tmp_path) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0003"
         tables = set(sa.inspect(conn).get_table_names())
     assert {"requests", "feedback", "alembic_version"} <= tables
     first.dispose()
@@ -112,7 +112,7 @@ def test_a_0001_store_upgrades_in_place_with_the_retrieval_columns(tmp_path) -> 
     engine = store.connect(url)
     with engine.connect() as conn:
         row = conn.execute(sa.select(store.requests)).mappings().one()
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0003"
     engine.dispose()
     assert row["id"] == "r1" and row["latency_ms"] == 5.0
     assert (row["retrieval_ms"], row["retrieved"], row["retrieval"]) == (None, None, None)

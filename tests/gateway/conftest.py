@@ -60,7 +60,8 @@ class RunningGateway:
         """The value of one Prometheus sample from /metrics (0 when absent)."""
         from prometheus_client.parser import text_string_to_metric_families
 
-        headers = {"authorization": f"Bearer {self.gateway.api_key}"} if self.gateway.api_key else {}
+        key = self.gateway.api_key or next(iter(self.gateway.api_keys.values()), None)
+        headers = {"authorization": f"Bearer {key}"} if key else {}
         text = httpx.get(self.url + "/metrics", headers=headers).text
         total = 0.0
         for family in text_string_to_metric_families(text):

@@ -353,7 +353,10 @@ def test_monitor_workflow(docs: dict[str, dict[str, Any]]) -> None:
     assert jobs["monitor-bot"]["if"] == (
         "github.event_name == 'workflow_dispatch' || github.event.schedule == '0 6 * * *'"
     )
-    assert steps_of(jobs["monitor-bot"])[-1]["run"] == 'llmops run "$LLMOPS_STAGE"'
+    monitor_steps = steps_of(jobs["monitor-bot"])
+    assert monitor_steps[-2]["run"] == 'llmops run "$LLMOPS_STAGE"'
+    assert monitor_steps[-1]["run"] == 'llmops loop alert "$LLMOPS_DEPLOYMENT"'  # annotations on failure
+    assert monitor_steps[-1]["if"] == "failure()"
     assert "needs" not in jobs["monitor-bot"]
     assert jobs["monitor-bot"]["env"] == {"LLMOPS_STAGE": "monitor-bot", **S3_SECRETS}  # it pulls
 
@@ -465,3 +468,30 @@ def test_pr_gate_job_writes_the_rule_table_and_annotations(docs: dict[str, dict[
 def test_every_job_has_a_timeout(docs: dict[str, dict[str, Any]], path: str) -> None:
     for job_id, job in docs[path]["jobs"].items():
         assert isinstance(job["timeout-minutes"], int) and job["timeout-minutes"] > 0, job_id
+
+
+def test_an_eval_jobs_judge_endpoint_and_key_come_from_secrets_of_their_names(tmp_path):
+    """The judge's URL and key live in repository secrets named by the spec (never in the spec):
+    the eval job, and only it, gets them in its environment."""
+    root = write_project(tmp_path)
+    (root / "specs/judge.yaml").write_text(
+        "kind: Prompt\nname: judge\ntemplate: 'Q {{ question }} A {{ answer_a }} B {{ answer_b }}'\n"
+        "variables: [question, answer_a, answer_b]\n"
+    )
+    edit(
+        root,
+        "specs/eval.yaml",
+        "metrics: [{name: exact_match}]",
+        "metrics: [{name: exact_match}, {name: judge_pairwise}]\n"
+        "judge: {prompt: judge, url_env: JUDGE_URL, key_env: JUDGE_KEY, model_name: grader}",
+    )
+    docs = {p: yaml.safe_load(t) for p, t in workflows(compile_at(root)).items()}
+    for path in (PR_WORKFLOW,):  # the main workflow deploys; it runs no eval
+        jobs = docs[path]["jobs"]
+        (eval_job,) = [name for name in jobs if "eval" in name and "quality" in name]
+        env = jobs[eval_job]["env"]
+        assert (
+            env["JUDGE_URL"] == "${{ secrets.JUDGE_URL }}" and env["JUDGE_KEY"] == "${{ secrets.JUDGE_KEY }}"
+        )
+        others = [j for name, j in jobs.items() if name != eval_job]
+        assert not any("JUDGE_URL" in (j.get("env") or {}) for j in others)
