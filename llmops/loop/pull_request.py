@@ -202,17 +202,26 @@ def body(
     lines += ["", "### Provenance", ""]
     for path in paths:
         if path.endswith(".provenance.json"):
-            lines += [f"`{path}`:", "", "```json", _provenance(root / path), "```", ""]
+            shown = _provenance(root / path)
+            lines += [f"`{path}`:", "", _fence(shown) + "json", shown, _fence(shown), ""]
+    output = summary.output[-4000:]
     lines += [
         "<details><summary>Export output</summary>",
         "",
-        "```",
-        summary.output[-4000:],
-        "```",
+        _fence(output),
+        output,
+        _fence(output),
         "</details>",
     ]
     text = "\n".join(lines)
     return text if len(text) <= MAX_BODY else text[: MAX_BODY - 20] + "\n\n(truncated)"
+
+
+def _fence(text: str) -> str:
+    """A code fence longer than any backtick run in `text` (export output quotes feedback, which
+    anyone can write), so the text cannot close the block and inject Markdown into the body."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 def _provenance(path: Path) -> str:

@@ -135,3 +135,11 @@ def test_the_export_command_line() -> None:
         "feedback", "export", "faq", "--license", "LicenseRef-feedback", "--add-to", "support",
         "--preferences", "--add-preferences-to", "support-prefs", "--min-new", "5", "--json",
     ]  # fmt: skip
+
+
+def test_a_code_fence_is_longer_than_any_backtick_run_in_its_text() -> None:
+    """Export output quotes feedback text: a ``` in it must not close the block it is shown in."""
+    from llmops.loop.pull_request import _fence
+
+    assert _fence("plain") == "```"
+    assert _fence("a ``` b ```` c") == "`````"
