@@ -60,8 +60,9 @@ def run_llmops(root: Path, config: dict[str, Any]) -> float:
     return float(train_stage(typed_config(config), root)["tokens_per_s"])  # type: ignore[arg-type]
 
 
-def run_direct(root: Path, config: dict[str, Any]) -> float:
-    """DPOTrainer called by hand with the same model, rows and settings."""
+def run_direct(root: Path, config: dict[str, Any], checkpoints: bool = False) -> float:
+    """DPOTrainer called by hand with the same model, rows and settings; with `checkpoints`, it
+    also saves a checkpoint every quarter of the run, as llmops does for resuming."""
     import torch
     from datasets import Dataset
     from peft import LoraConfig
@@ -97,7 +98,8 @@ def run_direct(root: Path, config: dict[str, Any]) -> float:
             beta=BETA,
             max_length=t["max_length"],
             gradient_checkpointing=False,
-            save_strategy="no",
+            save_strategy="steps" if checkpoints else "no",
+            save_steps=max(1, t["max_steps"] // 4),
             logging_steps=10,
             report_to="none",
             seed=config["inputs"]["seed"],
@@ -140,6 +142,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rows", type=int, default=400)
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: its default)")
+    parser.add_argument(
+        "--same-checkpoints",
+        action="store_true",
+        help="the direct side also checkpoints every quarter of the run, as llmops does (like for like)",
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -157,13 +164,14 @@ def main(argv: list[str]) -> int:
         best = {"llmops": 0.0, "direct": 0.0}
         ratios = []
         for round_ in range(args.rounds):
-            direct = run_direct(root, config)
+            direct = run_direct(root, config, checkpoints=args.same_checkpoints)
             ours = run_llmops(root, config)
             best["direct"], best["llmops"] = max(best["direct"], direct), max(best["llmops"], ours)
             ratios.append(ours / direct)
             print(f"round {round_ + 1}: llmops {ours:,.0f} tok/s, direct DPOTrainer {direct:,.0f} tok/s")
     device = torch.cuda.get_device_name(0) if cuda else f"CPU ({torch.get_num_threads()} threads)"
-    print(f"model: Llama built from config ({args.size}), {precision}, on {device}; DPO, LoRA r=16")
+    saving = "both checkpoint every quarter" if args.same_checkpoints else "only llmops checkpoints"
+    print(f"model: Llama built from config ({args.size}), {precision}, on {device}; DPO, LoRA r=16; {saving}")
     print(f"llmops tune stage (dpo): {best['llmops']:,.0f} tokens/s")
     print(f"trl.DPOTrainer direct  : {best['direct']:,.0f} tokens/s")
     print(
