@@ -34,13 +34,6 @@ def option_logprobs(
     return found
 
 
-def most_likely(model: Any, tokenizer: Any, prompts: list[str], options: list[str]) -> list[str]:
-    """For each prompt, the option whose tokens have the highest summed log-probability."""
-    return [
-        max(options, key=scores.__getitem__) for scores in option_logprobs(model, tokenizer, prompts, options)
-    ]
-
-
 def swapped_preference(first: dict[str, float], second: dict[str, float]) -> float:
     """How much the judge prefers the model's answer, with its position bias cancelled.
 

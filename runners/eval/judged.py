@@ -146,12 +146,9 @@ class LocalJudge:
         from llmops.hf.loading import load_causal_lm, read_card
         from llmops.runners.eval.generate import generate_vllm
 
-        prompts = [r.prompt_for(self.tokenizer) for r in rendered]
         if self.verdict_by == "likelihood":
-            from llmops.runners.eval.choice import most_likely
-
-            self.model = self.model or load_causal_lm(self.name, self.revision, self.root)
-            return most_likely(self.model, self.tokenizer, prompts, options)
+            return [max(options, key=found.__getitem__) for found in self.option_scores(rendered, options)]
+        prompts = [r.prompt_for(self.tokenizer) for r in rendered]
         if self.engine == "vllm":
             card = read_card(self.name) if self.revision is None else None
             if card and card.get("base_model", {}).get("path"):  # the card's paths are project-relative
@@ -163,21 +160,25 @@ class LocalJudge:
             generated = generate_transformers(self.model, self.tokenizer, prompts, self.generation, self.seed)
         return list(generated.predictions)
 
+    def option_scores(self, rendered: list[Rendered], options: list[str]) -> list[dict[str, float]]:
+        """Each option's log-probability as the continuation of each judge prompt, scored with
+        Transformers whichever engine generates (a handful of options: one forward pass each)."""
+        from llmops.hf.loading import load_causal_lm
+        from llmops.runners.eval.choice import option_logprobs
+
+        self.model = self.model or load_causal_lm(self.name, self.revision, self.root)
+        prompts = [r.prompt_for(self.tokenizer) for r in rendered]
+        return option_logprobs(self.model, self.tokenizer, prompts, options)
+
 
 def option_scores(
     asker: Asker, rendered: list[Rendered], options: list[str]
 ) -> list[dict[str, float]] | None:
     """Each option's log-probability per prompt, from a local judge that verdicts by likelihood;
     None for a judge that writes its verdict."""
-    if getattr(asker, "verdict_by", "generation") != "likelihood":
+    if not isinstance(asker, LocalJudge) or asker.verdict_by != "likelihood":
         return None
-    from llmops.hf.loading import load_causal_lm
-    from llmops.runners.eval.choice import option_logprobs
-
-    local: Any = asker
-    local.model = local.model or load_causal_lm(local.name, local.revision, local.root)
-    prompts = [r.prompt_for(local.tokenizer) for r in rendered]
-    return option_logprobs(local.model, local.tokenizer, prompts, options)
+    return asker.option_scores(rendered, options)
 
 
 @dataclass
