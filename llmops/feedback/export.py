@@ -14,12 +14,11 @@ import datetime as dt
 import hashlib
 import json
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmops.atomic import write_text
-from llmops.errors import CheckFailed, UsageError
+from llmops.errors import UsageError
 from llmops.feedback.select import Selection, select
 
 
@@ -33,17 +32,6 @@ class Target:
     completion: str = "answer"
     prompt: dict[str, Any] | None = None
     dataset: str | None = None  # the FineTune's dataset, the natural place to add the export
-
-
-@dataclass
-class Exported:
-    path: Path
-    provenance_path: Path
-    selection: Selection
-    provenance: dict[str, Any] = field(default_factory=dict)
-
-    def source_entry(self, root: Path) -> dict[str, Any]:
-        return source_entry(root, self.path, self.provenance)
 
 
 SOURCE_PRIORITY = 10  # above the default 0: with `keep: preferred` feedback beats older rows
@@ -130,43 +118,6 @@ def parse_since(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return when.timestamp()
-
-
-def export(
-    root: Path,
-    target: Target,
-    *,
-    url: str,
-    database: str,
-    out: Path,
-    min_rating: int,
-    since: str | None,
-    license: str = "",
-) -> Exported:
-    """The supervised export alone (what `llmops feedback export` without `--preferences` writes);
-    `llmops.feedback.plan` builds every file of an export before writing any."""
-    rows = read_rows(url, target.deployment, parse_since(since))
-    selection = select_examples(root, target, rows, min_rating)
-    if not selection.examples:
-        raise CheckFailed(nothing_qualifies(target, selection.counts, min_rating, since))
-    data = sft_text(target, selection)
-    write_text(out, data)
-    provenance = provenance_of(
-        root,
-        target,
-        database=database,
-        out=out,
-        data=data,
-        filters={"min_rating": min_rating, "since": since},
-        counts=dict(selection.counts),
-        columns=[*target.variables, target.completion],
-        rows=len(selection.examples),
-        newest=max(e.feedback_at for e in selection.examples),
-        license=license,
-    )
-    sidecar = sidecar_of(out)
-    write_text(sidecar, json.dumps(provenance, indent=2, sort_keys=True) + "\n")
-    return Exported(out, sidecar, selection, provenance)
 
 
 def untemplater(root: Path, target: Target) -> Any:

@@ -232,7 +232,8 @@ def compare(
         return _compare_by_likelihood(scores, len(questions), tally)
     replies = asker.ask(rendered, options)
     n = len(questions)
-    column, wins, losses, ties, consistent, parsed, missing = [], 0, 0, 0, 0, 0, 0
+    column: list[float] = []
+    consistent, parsed, missing = 0, 0, 0
     for i in range(n):
         first, second = replies[i], replies[n + i]
         verdicts = []
@@ -247,23 +248,12 @@ def compare(
             parsed += 1
             consistent += verdicts[0] == verdicts[1]
         if verdicts[0] is True and verdicts[1] is True:
-            wins += 1
             column.append(1.0)
         elif verdicts[0] is False and verdicts[1] is False:
-            losses += 1
             column.append(0.0)
         else:
-            ties += 1
             column.append(0.5)
-    return {
-        "column": column,
-        "wins": wins,
-        "losses": losses,
-        "ties": ties,
-        "consistent": consistent,
-        "parsed": parsed,
-        "unparseable": missing,
-    }
+    return _found(column, consistent, parsed, missing)
 
 
 def _compare_by_likelihood(scores: list[dict[str, float]], n: int, tally: Tally) -> dict[str, Any]:
@@ -273,30 +263,28 @@ def _compare_by_likelihood(scores: list[dict[str, float]], n: int, tally: Tally)
     whose most likely options agreed across the two orders, so a position-biased judge shows."""
     from llmops.runners.eval.choice import swapped_preference
 
-    column, wins, losses, ties, consistent = [], 0, 0, 0, 0
+    column: list[float] = []
+    consistent = 0
     for i in range(n):
         first, second = scores[i], scores[n + i]
         tally.asked += 2
         top = [max(first, key=first.__getitem__), max(second, key=second.__getitem__)]
         consistent += (top[0], top[1]) in (("A", "B"), ("B", "A"), ("tie", "tie"))
         preference = swapped_preference(first, second)
-        if preference > 1e-6:
-            wins += 1
-            column.append(1.0)
-        elif preference < -1e-6:
-            losses += 1
-            column.append(0.0)
-        else:
-            ties += 1
-            column.append(0.5)
+        column.append(1.0 if preference > 1e-6 else 0.0 if preference < -1e-6 else 0.5)
+    return _found(column, consistent, n, 0)
+
+
+def _found(column: list[float], consistent: int, parsed: int, unparseable: int) -> dict[str, Any]:
+    """One model-against-baseline comparison: the per-example column and its counts."""
     return {
         "column": column,
-        "wins": wins,
-        "losses": losses,
-        "ties": ties,
+        "wins": column.count(1.0),
+        "losses": column.count(0.0),
+        "ties": column.count(0.5),
         "consistent": consistent,
-        "parsed": n,
-        "unparseable": 0,
+        "parsed": parsed,
+        "unparseable": unparseable,
     }
 
 

@@ -28,7 +28,7 @@ def train_preference_stage(
 
     from llmops.hf.loading import load_causal_lm, load_tokenizer, resolve_location
     from llmops.runners.tune.methods import peft_config, quantization_config, trainable_parameters
-    from llmops.runners.tune.run import _base_stamp, model_card, write_outputs
+    from llmops.runners.tune.run import _base_stamp, finish
     from llmops.training.preference import train_preference
     from llmops.training.preference_data import load_preference_rows
     from llmops.training.trainer import RunPlan, fingerprint
@@ -85,17 +85,6 @@ def train_preference_stage(
     )
     if not result.trainer.is_world_process_zero():
         return result.metrics
-    trainable, total = trainable_parameters(result.trainer.model)
-    metrics = {
-        **result.metrics,
-        "method": method.type,
-        "precision": precision,
-        "trainable_params": trainable,
-        "total_params": total,
-        "train_examples": len(data.splits["train"]),
-        "truncated_prompts": data.truncated_prompts,
-        "resumed_from_step": result.resumed_from,
-    }
-    card = model_card(config, data.prompt_hash, data.data_hashes, precision, metrics)
-    write_outputs(config, root, result.trainer.model, tokenizer, card, metrics, work)
-    return metrics
+    parameters = trainable_parameters(result.trainer.model)
+    counts = {"train_examples": len(data.splits["train"]), "truncated_prompts": data.truncated_prompts}
+    return finish(config, root, result, tokenizer, precision, parameters, counts, data, work)

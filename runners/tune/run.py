@@ -102,14 +102,29 @@ def train_stage(config: TuneConfig, root: Path, *, callbacks: Sequence[Any] = ()
     if not result.trainer.is_world_process_zero():
         return result.metrics
 
+    counts = {"train_examples": len(examples.splits["train"]), "truncated_examples": train_set.truncated}
+    return finish(config, root, result, tokenizer, precision, (trainable, total), counts, examples, work)
+
+
+def finish(
+    config: TuneConfig,
+    root: Path,
+    result: Any,
+    tokenizer: Any,
+    precision: str,
+    parameters: tuple[int, int],
+    counts: dict[str, Any],
+    examples: Any,
+    work: Path,
+) -> dict[str, Any]:
+    """The metrics of a finished run (supervised or preference), its model card and outputs."""
     metrics = {
         **result.metrics,
-        "method": method.type,
+        "method": config.spec.method.type,
         "precision": precision,
-        "trainable_params": trainable,
-        "total_params": total,
-        "train_examples": len(examples.splits["train"]),
-        "truncated_examples": train_set.truncated,
+        "trainable_params": parameters[0],
+        "total_params": parameters[1],
+        **counts,
         "resumed_from_step": result.resumed_from,
     }
     card = model_card(config, examples.prompt_hash, examples.data_hashes, precision, metrics)
