@@ -57,6 +57,18 @@ variables: [question, answer_a, answer_b]
         (
             {
                 "metrics": [{"name": "rouge"}],
+                "judge": {
+                    "prompt": "j",
+                    "url_env": "JUDGE_URL",
+                    "model_name": "m",
+                    "verdict_by": "likelihood",
+                },
+            },
+            "an endpoint only generates",
+        ),
+        (
+            {
+                "metrics": [{"name": "rouge"}],
                 "judge": {"prompt": "j", "url_env": "judge url", "model_name": "m"},
             },
             "pattern",
